@@ -1,0 +1,93 @@
+"""Cached factories: every client, store and service is built on first use and reused while warm.
+
+Nothing is built at import time. Tests call :func:`reset` after changing the environment (endpoints,
+table names) so the next invocation builds fresh objects.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sms_gateway.config import clear_settings_cache, send_settings
+from sms_gateway.credentials import SecretCredentials
+from sms_gateway.events import EventBridgePublisher
+from sms_gateway.provider import AsanakProvider
+from sms_gateway.send import Metrics, SendService
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@functools.cache
+def eventbridge_client() -> Any:
+    import boto3
+
+    return boto3.client("events")
+
+
+@functools.cache
+def credentials(secret_id: str, max_age: int) -> SecretCredentials:
+    return SecretCredentials(secret_id, max_age)
+
+
+@functools.cache
+def provider(secret_id: str, max_age: int, base_url: str, connect_timeout: float, read_timeout: float,
+             pool_size: int) -> AsanakProvider:
+    return AsanakProvider(
+        credentials(secret_id, max_age),
+        base_url=base_url,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        pool_size=pool_size,
+    )
+
+
+@functools.cache
+def message_store(table_name: str) -> Any:
+    from sms_gateway.dynamo import DynamoMessageStore
+
+    return DynamoMessageStore(table_name)
+
+
+@functools.cache
+def publisher(bus_name: str) -> EventBridgePublisher:
+    return EventBridgePublisher(eventbridge_client(), bus_name)
+
+
+@functools.cache
+def send_service(metrics: Metrics) -> SendService:
+    settings = send_settings()
+    common = settings.common
+    return SendService(
+        store=message_store(common.table_name),
+        publisher=publisher(common.event_bus_name),
+        provider=provider(
+            common.secret_id,
+            common.secret_max_age,
+            common.asanak_base_url,
+            common.connect_timeout,
+            common.read_timeout,
+            settings.send_concurrency,
+        ),
+        default_sender=settings.default_sender,
+        retention=timedelta(days=settings.retention_days),
+        concurrency=settings.send_concurrency,
+        clock=utc_now,
+        metrics=metrics,
+    )
+
+
+FACTORIES: list[Any] = [eventbridge_client, credentials, provider, message_store, publisher, send_service]
+
+
+def reset() -> None:
+    """Forget every cached object and setting (for tests and the local stack's reloads)."""
+    clear_settings_cache()
+    for factory in FACTORIES:
+        factory.cache_clear()
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()

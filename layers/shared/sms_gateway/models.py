@@ -1,0 +1,153 @@
+"""The DynamoDB single-table model (pynamodb). Every item type the gateway stores lives here.
+
+| item          | pk                   | sk            | what it is                                   |
+|---------------|----------------------|---------------|----------------------------------------------|
+| request       | ``REQ#<request_id>`` | ``#REQUEST``  | one SQS request: owner, fingerprint, attempts |
+| message       | ``REQ#<request_id>`` | ``TO#<98…>``  | one recipient of a request: msgid, status     |
+| inbound       | ``IN#<push key>``    | ``#INBOUND``  | one SMS pushed by Asanak                      |
+| opt-out       | ``OPTOUT#<98…>``     | ``#OPTOUT``   | a number that asked not to be messaged        |
+| credit check  | ``CREDIT``           | ``#CREDIT``   | when credit was last read, and its value      |
+
+Access patterns: a request and all its recipients are one ``Query`` on ``pk``; a recipient is one
+``GetItem``; messages not yet final are found through the sparse GSI ``inflight`` (hash
+``track_shard``, range ``next_check``): only messages in flight carry those two attributes, so the index
+holds exactly the work the poller has to do and a poll run reads in proportion to it, never to the
+table. Every item carries ``expires_at`` (the table's TTL attribute).
+
+The table name is bound at run time by :func:`bind_table` (called by the repository factories), never
+at import time.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+UNBOUND = "unbound-table"
+INFLIGHT_INDEX = "inflight"
+TRACK_SHARDS = 4  # hash spread of the in-flight index; a poll run queries each shard
+
+
+class _Base(Model):
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class InflightIndex(GlobalSecondaryIndex["MessageItem"]):
+    class Meta:
+        index_name = INFLIGHT_INDEX
+        projection = AllProjection()
+
+    track_shard = UnicodeAttribute(hash_key=True)
+    next_check = NumberAttribute(range_key=True)
+
+
+class RequestItem(_Base):
+    class Meta:
+        table_name = UNBOUND
+
+    request_id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    rejections_published = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+
+
+class MessageItem(_Base):
+    class Meta:
+        table_name = UNBOUND
+
+    request_id = UnicodeAttribute()
+    to = UnicodeAttribute()
+    sender = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    state = UnicodeAttribute()  # sending | accepted | final | unknown | rejected
+    parts = NumberAttribute()
+    meta = UnicodeAttribute(null=True)  # the request's meta, as compact JSON
+    msgid = UnicodeAttribute(null=True)
+    status = NumberAttribute(null=True)
+    status_name = UnicodeAttribute(null=True)
+    status_rank = NumberAttribute(default=0)
+    final = BooleanAttribute(default=False)
+    reason = UnicodeAttribute(null=True)
+    reason_message = UnicodeAttribute(null=True)
+    published = BooleanAttribute(default=False)  # the outcome event of the current state went out
+    created_at = UTCDateTimeAttribute()
+    accepted_at = UTCDateTimeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    sent_at_raw = UnicodeAttribute(null=True)
+    delivered_at = UTCDateTimeAttribute(null=True)
+    delivered_at_raw = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+    checks = NumberAttribute(default=0)
+    unknown_code = NumberAttribute(null=True)
+    track_shard = UnicodeAttribute(null=True)
+    next_check = NumberAttribute(null=True)
+    inflight = InflightIndex()
+
+
+class InboundItem(_Base):
+    class Meta:
+        table_name = UNBOUND
+
+    sender = UnicodeAttribute()
+    recipient = UnicodeAttribute()
+    text = UnicodeAttribute()
+    received_at = UTCDateTimeAttribute()
+    provider_time = UnicodeAttribute()
+    published = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+
+
+class OptOutItem(_Base):
+    class Meta:
+        table_name = UNBOUND
+
+    number = UnicodeAttribute()
+    keyword = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+
+
+class CreditItem(_Base):
+    class Meta:
+        table_name = UNBOUND
+
+    checked_at = NumberAttribute(default=0)
+    credit = UnicodeAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[_Base], ...] = (RequestItem, MessageItem, InboundItem, OptOutItem, CreditItem)
+
+
+def bind_table(table_name: str) -> None:
+    """Point every model at ``table_name`` and drop cached connections (endpoints may have changed)."""
+    for model in ALL_MODELS:
+        model.Meta.table_name = table_name
+        model._connection = None
+
+
+def request_pk(request_id: str) -> str:
+    return f"REQ#{request_id}"
+
+
+def message_sk(number: str) -> str:
+    return f"TO#{number}"
+
+
+REQUEST_SK = "#REQUEST"
+INBOUND_SK = "#INBOUND"
+OPTOUT_SK = "#OPTOUT"
+CREDIT_PK = "CREDIT"
+CREDIT_SK = "#CREDIT"

@@ -1,0 +1,173 @@
+"""The SQS message contract: parsing and validating one SMS request.
+
+Body (JSON)::
+
+    {"to": "09121234567" | ["09121234567", "+98 935 123 4567", ...],
+     "text": "متن پیام",
+     "from": "982164063188",   # optional: defaults to the stack's DefaultSender
+     "id": "order-1234-otp",   # optional: client reference and deduplication key
+     "meta": {...}}            # optional, small, echoed in every event about this request
+
+A request that can never be sent (not JSON, no text, no valid recipient, too large) raises
+:class:`PoisonRequest` with a stable reason code; it is rejected once and not retried. Invalid
+numbers among valid ones do not poison the request: they are returned in ``invalid`` and rejected
+one by one while the valid recipients are sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from asanak.numbers import InvalidNumberError, normalize_number, normalize_sender
+from asanak.text import count_parts
+
+from sms_gateway.events import Reason
+
+MAX_TEXT_CHARS = 1000
+MAX_RECIPIENTS = 1000
+MAX_META_BYTES = 2048
+MAX_ID_CHARS = 128
+
+
+class PoisonRequest(ValueError):
+    """A request that will never be sent. ``request_id``/``meta`` are whatever could be read."""
+
+    def __init__(self, reason: str, message: str, *, request_id: str, meta: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.request_id = request_id
+        self.meta = meta
+
+
+@dataclass(frozen=True)
+class InvalidRecipient:
+    value: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SmsRequest:
+    request_id: str
+    recipients: tuple[str, ...]  # normalised 98…, duplicates removed, order kept
+    invalid: tuple[InvalidRecipient, ...]
+    text: str
+    sender: str
+    meta: dict[str, Any] | None
+    parts: int
+
+    @property
+    def fingerprint(self) -> str:
+        canonical = json.dumps([self.sender, self.text, sorted(self.recipients)], ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _request_id(payload: dict[str, Any], fallback_id: str) -> str:
+    raw = payload.get("id")
+    if raw is None:
+        return fallback_id
+    if not isinstance(raw, str) or not raw.strip():
+        raise PoisonRequest(Reason.INVALID_REQUEST, "'id' must be a non-empty string", request_id=fallback_id)
+    value = raw.strip()
+    if len(value) > MAX_ID_CHARS or any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST,
+            f"'id' must be at most {MAX_ID_CHARS} printable characters",
+            request_id=fallback_id,
+        )
+    return value
+
+
+def _meta(payload: dict[str, Any], request_id: str) -> dict[str, Any] | None:
+    meta = payload.get("meta")
+    if meta is None:
+        return None
+    if not isinstance(meta, dict):
+        raise PoisonRequest(Reason.INVALID_REQUEST, "'meta' must be a JSON object", request_id=request_id)
+    size = len(json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_META_BYTES:
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST,
+            f"'meta' is {size} bytes; at most {MAX_META_BYTES} are allowed",
+            request_id=request_id,
+        )
+    return meta
+
+
+def _recipients(payload: dict[str, Any], request_id: str, meta: dict[str, Any] | None):
+    raw = payload.get("to")
+    values = [raw] if isinstance(raw, str) else raw
+    if not isinstance(values, list) or not values:
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST,
+            "'to' must be a phone number or a non-empty list of them",
+            request_id=request_id,
+            meta=meta,
+        )
+    if len(values) > MAX_RECIPIENTS:
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST,
+            f"'to' has {len(values)} recipients; at most {MAX_RECIPIENTS} are allowed per request",
+            request_id=request_id,
+            meta=meta,
+        )
+    valid: dict[str, None] = {}
+    invalid: list[InvalidRecipient] = []
+    for value in values:
+        if not isinstance(value, str):
+            invalid.append(InvalidRecipient(json.dumps(value, ensure_ascii=False), "not a string"))
+            continue
+        try:
+            valid.setdefault(normalize_number(value), None)
+        except InvalidNumberError as exc:
+            invalid.append(InvalidRecipient(value, str(exc)))
+    return tuple(valid), tuple(invalid)
+
+
+def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsRequest:
+    """Parse one SQS body; raise :class:`PoisonRequest` for anything that can never be sent."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, TypeError) as exc:
+        raise PoisonRequest(Reason.INVALID_JSON, f"body is not JSON: {exc}", request_id=fallback_id) from exc
+    if not isinstance(payload, dict):
+        raise PoisonRequest(Reason.INVALID_REQUEST, "body must be a JSON object", request_id=fallback_id)
+    request_id = _request_id(payload, fallback_id)
+    meta = _meta(payload, request_id)
+    text = payload.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST, "'text' is required and must be non-empty", request_id=request_id, meta=meta
+        )
+    if len(text) > MAX_TEXT_CHARS:
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST,
+            f"'text' has {len(text)} characters; at most {MAX_TEXT_CHARS} are allowed",
+            request_id=request_id,
+            meta=meta,
+        )
+    sender_raw = payload.get("from")
+    if sender_raw is None:
+        sender_raw = default_sender
+    if not isinstance(sender_raw, str):
+        raise PoisonRequest(Reason.INVALID_REQUEST, "'from' must be a string", request_id=request_id, meta=meta)
+    try:
+        sender = normalize_sender(sender_raw)
+    except InvalidNumberError as exc:
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST, f"'from' is not a sender number: {exc}", request_id=request_id, meta=meta
+        ) from exc
+    recipients, invalid = _recipients(payload, request_id, meta)
+    return SmsRequest(
+        request_id=request_id,
+        recipients=recipients,
+        invalid=invalid,
+        text=text,
+        sender=sender,
+        meta=meta,
+        parts=count_parts(text).parts,
+    )
