@@ -108,7 +108,9 @@ def in_transactions(messages: Sequence[Message], write: Callable[[TransactWrite,
         except TransactWriteError as exc:
             reasons = [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
             if "ConditionalCheckFailed" in reasons:
-                conflicting = [m.to for m, code in zip(batch, reasons, strict=False) if code == "ConditionalCheckFailed"]
+                conflicting = [
+                    m.to for m, code in zip(batch, reasons, strict=False) if code == "ConditionalCheckFailed"
+                ]
                 raise IntentConflict(f"{len(conflicting)} recipients were not in the expected state") from exc
             raise StoreError(f"transaction of {len(batch)} items failed: {exc.cause_response_code}") from exc
         except PynamoDBException as exc:
@@ -187,7 +189,7 @@ class DynamoMessageStore(MessageStore):
                 actions=[
                     MessageItem.state.set(m.state),
                     MessageItem.final.set(m.final),
-                    MessageItem.reason.set(m.reason),
+                    MessageItem.reason.set(m.reason or "unknown"),
                     MessageItem.reason_message.set((m.reason_message or "")[:500]),
                     MessageItem.published.set(False),
                     MessageItem.updated_at.set(now),

@@ -143,6 +143,10 @@ class EventBridgePublisher:
             failed = response.get("FailedEntryCount", 0)
             if failed:
                 codes = sorted(
-                    {entry.get("ErrorCode", "?") for entry in response.get("Entries", []) if "ErrorCode" in entry}
+                    {
+                        entry.get("ErrorCode", "?")
+                        for entry in response.get("Entries", [])
+                        if "ErrorCode" in entry
+                    }
                 )
                 raise PublishError(f"EventBridge refused {failed} of {len(batch)} events: {', '.join(codes)}")

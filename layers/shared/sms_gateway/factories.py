@@ -34,8 +34,9 @@ def credentials(secret_id: str, max_age: int) -> SecretCredentials:
 
 
 @functools.cache
-def provider(secret_id: str, max_age: int, base_url: str, connect_timeout: float, read_timeout: float,
-             pool_size: int) -> AsanakProvider:
+def provider(
+    secret_id: str, max_age: int, base_url: str, connect_timeout: float, read_timeout: float, pool_size: int
+) -> AsanakProvider:
     return AsanakProvider(
         credentials(secret_id, max_age),
         base_url=base_url,

@@ -141,7 +141,10 @@ def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsReq
     text = payload.get("text")
     if not isinstance(text, str) or not text.strip():
         raise PoisonRequest(
-            Reason.INVALID_REQUEST, "'text' is required and must be non-empty", request_id=request_id, meta=meta
+            Reason.INVALID_REQUEST,
+            "'text' is required and must be non-empty",
+            request_id=request_id,
+            meta=meta,
         )
     if len(text) > MAX_TEXT_CHARS:
         raise PoisonRequest(
@@ -154,7 +157,9 @@ def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsReq
     if sender_raw is None:
         sender_raw = default_sender
     if not isinstance(sender_raw, str):
-        raise PoisonRequest(Reason.INVALID_REQUEST, "'from' must be a string", request_id=request_id, meta=meta)
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST, "'from' must be a string", request_id=request_id, meta=meta
+        )
     try:
         sender = normalize_sender(sender_raw)
     except InvalidNumberError as exc:

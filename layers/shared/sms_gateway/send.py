@@ -147,7 +147,9 @@ class SendService:
                 except Exception as exc:  # publishing failed: retry the record, it will be rejected again
                     outcome.failures[envelope.message_id] = exc
             except Exception as exc:
-                logger.exception("request could not be prepared", extra={"sqs_message_id": envelope.message_id})
+                logger.exception(
+                    "request could not be prepared", extra={"sqs_message_id": envelope.message_id}
+                )
                 outcome.failures[envelope.message_id] = exc
             else:
                 if plan is not None:
@@ -193,7 +195,9 @@ class SendService:
         self._metrics.add_metric(name=f"Rejected_{reason}", unit="Count", value=count)
 
     def _prepare(self, envelope: Envelope) -> _Plan | None:
-        request = parse_request(envelope.body, fallback_id=envelope.message_id, default_sender=self._default_sender)
+        request = parse_request(
+            envelope.body, fallback_id=envelope.message_id, default_sender=self._default_sender
+        )
         if not request.recipients:  # nothing to send: each given number is rejected by name, once
             logger.warning("request has no valid recipient", extra={"request_id": request.request_id})
             self._reject_invalid(request)
@@ -309,7 +313,9 @@ class SendService:
         try:
             self._store.record_intents(messages)
         except Exception as exc:
-            logger.exception("could not record intent; nothing sent", extra={"request_id": plan0.request.request_id})
+            logger.exception(
+                "could not record intent; nothing sent", extra={"request_id": plan0.request.request_id}
+            )
             return exc
         try:
             msgids = self._provider.send(sender, [message.to for message in messages], text)
@@ -317,7 +323,9 @@ class SendService:
             return self._settle(messages, State.UNKNOWN, Reason.OUTCOME_UNKNOWN, exc, "ambiguous")
         except RejectedError as exc:
             if exc.reason in ACCOUNT_REASONS:
-                return self._release(messages, exc, "credentials" if isinstance(exc, CredentialsError) else "account")
+                return self._release(
+                    messages, exc, "credentials" if isinstance(exc, CredentialsError) else "account"
+                )
             return self._settle(messages, State.REJECTED, Reason.PROVIDER_REJECTED, exc, "rejected")
         except BlockedError as exc:
             return self._release(messages, exc, "blocked")
@@ -368,7 +376,11 @@ class SendService:
         self._metrics.add_metric(name=f"ProviderError_{kind}", unit="Count", value=1)
         logger.warning(
             "nothing was sent; the request will be retried",
-            extra={"error_class": kind, "http_status": getattr(error, "http_status", None), "error": str(error)},
+            extra={
+                "error_class": kind,
+                "http_status": getattr(error, "http_status", None),
+                "error": str(error),
+            },
         )
         try:
             self._store.release_intents(messages)
@@ -396,4 +408,3 @@ class SendService:
             return exc
         self._count_rejected(reason, len(messages))
         return self._publish_outcomes(messages)
-

@@ -1,0 +1,330 @@
+"""The send function, invoked with realistic SQS events, against moto and the Asanak sandbox over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from asanak_sandbox import Fault
+
+from tests.conftest import SANDBOX_PASSWORD, SANDBOX_SENDER
+from tests.harness import sqs_event, sqs_record
+
+
+@pytest.fixture
+def send(stack, lambda_context):
+    from functions.send import app
+
+    def invoke(event):
+        return app.lambda_handler(event, lambda_context)
+
+    return invoke
+
+
+def failed_ids(response) -> set[str]:
+    return {item["itemIdentifier"] for item in response["batchItemFailures"]}
+
+
+def test_given_one_recipient_when_sent_then_one_sms_goes_out_and_accepted_event_carries_msgid(
+    stack, asanak, send
+):
+    response = send(
+        sqs_event({"to": "09121234567", "text": "کد ورود شما ۱۲۳۴", "id": "otp-1", "meta": {"u": 7}})
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert [(s.destination, s.text) for s in asanak.sent] == [("989121234567", "کد ورود شما ۱۲۳۴")]
+    [accepted] = stack.details("SMS Accepted")
+    assert accepted == {
+        "request_id": "otp-1",
+        "msgid": asanak.sent[0].msgid,
+        "to": "989121234567",
+        "from": SANDBOX_SENDER,
+        "parts": 1,
+        "meta": {"u": 7},
+    }
+    assert isinstance(accepted["msgid"], str)
+
+
+def test_given_mixed_formats_when_sent_then_numbers_are_normalised_and_invalid_ones_rejected_by_number(
+    stack, asanak, send
+):
+    body = {
+        "to": ["09121234567", "+98 935 123 4567", "۰۹۱۲۷۶۵۴۳۲۱", "0098-912-000-1111", "12345"],
+        "text": "hi",
+    }
+
+    response = send(sqs_event(body, message_ids=["m-mixed"]))
+
+    assert response == {"batchItemFailures": []}
+    assert sorted(s.destination for s in asanak.sent) == [
+        "989120001111",
+        "989121234567",
+        "989127654321",
+        "989351234567",
+    ]
+    assert len(asanak.calls) == 1  # one text, one sender: one provider call
+    [rejected] = stack.details("SMS Rejected")
+    assert rejected["reason"] == "invalid_number"
+    assert rejected["to"] == "12345"
+    assert rejected["request_id"] == "m-mixed"  # no client id: the SQS message id
+    assert "12345" in rejected["message"]
+    assert {d["to"] for d in stack.details("SMS Accepted")} == {s.destination for s in asanak.sent}
+
+
+def test_given_250_recipients_when_sent_then_three_calls_of_at_most_100_and_250_accepted(stack, asanak, send):
+    numbers = [f"0912{n:07d}" for n in range(250)]
+
+    response = send(sqs_event({"to": numbers, "text": "bulk", "id": "bulk-250"}))
+
+    assert response == {"batchItemFailures": []}
+    sendsms = [c for c in asanak.calls if c.method == "sendsms"]
+    assert sorted(c.count for c in sendsms) == [50, 100, 100]
+    assert len(asanak.sent) == 250
+    accepted = stack.details("SMS Accepted")
+    assert len(accepted) == 250
+    assert len({a["msgid"] for a in accepted}) == 250
+
+
+def test_given_same_message_redelivered_when_sent_again_then_nothing_new_is_sent_or_published(
+    stack, asanak, send
+):
+    event = sqs_event({"to": ["09121234567", "09351234567"], "text": "once"}, message_ids=["m-redeliver"])
+    send(event)
+    assert len(asanak.sent) == 2
+    events_before = len(stack.events())
+
+    response = send(event)
+
+    assert response == {"batchItemFailures": []}
+    assert len(asanak.sent) == 2
+    assert len(stack.events()) == events_before
+
+
+def test_given_two_messages_with_same_id_when_sent_then_only_the_first_is_sent(stack, asanak, send):
+    body = {"to": "09121234567", "text": "same id", "id": "order-1234-otp"}
+
+    send(sqs_event(body, message_ids=["first"]))
+    response = send(sqs_event(body, message_ids=["second"]))
+
+    assert response == {"batchItemFailures": []}
+    assert len(asanak.sent) == 1
+    assert len(stack.details("SMS Accepted")) == 1
+
+
+def test_given_a_batch_mixing_good_and_poison_when_sent_then_poison_is_rejected_once_and_not_retried(
+    stack, asanak, send
+):
+    event = {
+        "Records": [
+            sqs_record(json.dumps({"to": "09121234567", "text": "good"}), message_id="good"),
+            sqs_record("this is not json", message_id="not-json"),
+            sqs_record(json.dumps({"to": "09121234567"}), message_id="no-text"),
+            sqs_record(json.dumps({"to": "09121234567", "text": "   "}), message_id="empty-text"),
+            sqs_record(json.dumps({"to": ["abc", "123"], "text": "x"}), message_id="no-valid-number"),
+            sqs_record(json.dumps({"to": [], "text": "x"}), message_id="no-recipient"),
+            sqs_record(json.dumps({"to": "09121234567", "text": "x" * 5000}), message_id="oversized"),
+        ]
+    }
+
+    response = send(event)
+
+    assert response == {"batchItemFailures": []}
+    assert len(asanak.sent) == 1
+    reasons = {(d["request_id"], d["reason"]) for d in stack.details("SMS Rejected")}
+    assert reasons == {
+        ("not-json", "invalid_json"),
+        ("no-text", "invalid_request"),
+        ("empty-text", "invalid_request"),
+        ("no-valid-number", "invalid_number"),
+        ("no-recipient", "invalid_request"),
+        ("oversized", "invalid_request"),
+    }
+    assert len(stack.details("SMS Rejected")) == 7  # the two invalid numbers are rejected one by one
+
+
+@pytest.mark.parametrize("fault", ["http_503", "http_500", "http_429", "internal_error"])
+def test_given_provider_unavailable_then_record_is_retried_and_sent_once_after_recovery(
+    stack, asanak, send, fault
+):
+    asanak.inject(Fault(fault, method="sendsms", times=1))
+    event = sqs_event({"to": "09121234567", "text": "retry me"}, message_ids=["m-retry"])
+
+    first = send(event)
+    assert failed_ids(first) == {"m-retry"}
+    assert asanak.sent == []
+    assert stack.details("SMS Accepted") == []
+
+    second = send(event)  # SQS redelivers after the visibility timeout
+
+    assert second == {"batchItemFailures": []}
+    assert len(asanak.sent) == 1
+    assert len(stack.details("SMS Accepted")) == 1
+
+
+def test_given_reply_slower_than_timeout_after_acceptance_then_outcome_unknown_and_never_sent_twice(
+    stack, asanak, send
+):
+    asanak.inject(Fault("slow_after_accept", method="sendsms", delay=2.0))
+    event = sqs_event({"to": "09121234567", "text": "maybe"}, message_ids=["m-slow"])
+
+    first = send(event)
+
+    assert first == {"batchItemFailures": []}  # not retried: a retry could send a second SMS
+    assert len(asanak.sent) == 1  # the provider did queue it
+    [rejected] = stack.details("SMS Rejected")
+    assert (rejected["reason"], rejected["to"]) == ("outcome_unknown", "989121234567")
+
+    send(event)  # a redelivery anyway
+
+    assert len(asanak.sent) == 1
+    assert len(stack.details("SMS Rejected")) == 1
+
+
+def test_given_connection_dropped_after_request_was_sent_then_outcome_unknown_not_retried(
+    stack, asanak, send
+):
+    # A reset after the request went out proves nothing: Asanak may have queued it.
+    asanak.inject(Fault("reset", method="sendsms", times=1))
+
+    response = send(sqs_event({"to": "09121234567", "text": "dropped"}, message_ids=["m-reset"]))
+
+    assert response == {"batchItemFailures": []}
+    assert [d["reason"] for d in stack.details("SMS Rejected")] == ["outcome_unknown"]
+
+
+def test_given_connection_refused_then_retried_later_without_loss(stack, asanak, send, monkeypatch):
+    monkeypatch.setenv("ASANAK_BASE_URL", "http://127.0.0.1:9/webservice/v1rest")  # nothing listens there
+    from sms_gateway import factories
+
+    factories.reset()
+    event = sqs_event({"to": "09121234567", "text": "refused"}, message_ids=["m-refused-conn"])
+    assert failed_ids(send(event)) == {"m-refused-conn"}
+
+    monkeypatch.setenv("ASANAK_BASE_URL", asanak.base_url)
+    factories.reset()
+    assert send(event) == {"batchItemFailures": []}
+    assert len(asanak.sent) == 1
+
+
+def test_given_crash_after_acceptance_before_storing_then_redelivery_reports_unknown_not_a_second_sms(
+    stack, asanak, send, monkeypatch
+):
+    from sms_gateway.dynamo import DynamoMessageStore
+    from sms_gateway.store import StoreError
+
+    def crash(self, messages):
+        raise StoreError("simulated: the function died after Asanak accepted")
+
+    monkeypatch.setattr(DynamoMessageStore, "mark_accepted", crash)
+    event = sqs_event({"to": "09121234567", "text": "crash"}, message_ids=["m-crash"])
+    assert failed_ids(send(event)) == {"m-crash"}
+    assert len(asanak.sent) == 1
+    monkeypatch.undo()
+
+    response = send(event)
+
+    assert response == {"batchItemFailures": []}
+    assert len(asanak.sent) == 1
+    [rejected] = stack.details("SMS Rejected")
+    assert rejected["reason"] == "outcome_unknown"
+
+
+def test_given_bad_credentials_then_retried_and_a_rotated_secret_is_picked_up(stack, asanak, send):
+    asanak.set_credentials("gateway-user", "rotated-password")
+    event = sqs_event({"to": "09121234567", "text": "rotate"}, message_ids=["m-rotate"])
+
+    assert failed_ids(send(event)) == {"m-rotate"}
+    assert asanak.sent == []
+
+    stack.put_secret(password="rotated-password")  # the operator rotates the secret
+    response = send(event)
+
+    assert response == {"batchItemFailures": []}
+    assert len(asanak.sent) == 1
+
+
+def test_given_403_html_firewall_refusal_then_kept_for_retry_not_dropped(stack, asanak, send):
+    asanak.inject(Fault("blocked_403", method="sendsms", times=1))
+    event = sqs_event({"to": "09121234567", "text": "blocked"}, message_ids=["m-blocked"])
+
+    assert failed_ids(send(event)) == {"m-blocked"}
+    assert stack.details("SMS Rejected") == []
+
+    assert send(event) == {"batchItemFailures": []}
+    assert len(asanak.sent) == 1
+
+
+def test_given_many_small_requests_with_same_text_then_they_share_provider_calls(stack, asanak, send):
+    bodies = [{"to": f"0912{n:07d}", "text": "shared", "id": f"r{n}"} for n in range(10)]
+
+    response = send(sqs_event(*bodies))
+
+    assert response == {"batchItemFailures": []}
+    assert len([c for c in asanak.calls if c.method == "sendsms"]) == 1
+    assert {d["request_id"] for d in stack.details("SMS Accepted")} == {f"r{n}" for n in range(10)}
+
+
+def test_given_provider_refuses_destination_then_rejected_once_not_retried(stack, asanak, send):
+    asanak.inject(Fault("error_object", method="sendsms", message="invalid destination number"))
+    event = sqs_event({"to": "09121234567", "text": "refused"}, message_ids=["m-refused"])
+
+    assert send(event) == {"batchItemFailures": []}
+    assert [(r["reason"], r["to"]) for r in stack.details("SMS Rejected")] == [
+        ("provider_rejected", "989121234567")
+    ]
+
+    send(event)  # redelivered anyway: not reported twice, not sent
+    assert len(stack.details("SMS Rejected")) == 1
+    assert asanak.sent == []
+
+
+def test_given_account_out_of_credit_then_kept_and_retried_until_topped_up(stack, asanak, send):
+    asanak.inject(Fault("error_object", method="sendsms", message="insufficient credit"))
+    event = sqs_event({"to": "09121234567", "text": "credit"}, message_ids=["m-credit"])
+
+    assert failed_ids(send(event)) == {"m-credit"}
+    assert stack.details("SMS Rejected") == []
+
+    assert send(event) == {"batchItemFailures": []}
+    assert len(asanak.sent) == 1
+
+
+@pytest.fixture
+def log_records():
+    """Every log record of the gateway, the client and urllib3, with all extra fields."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep(level=logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in ("sms_gateway", "asanak", "urllib3", "sms-send")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    yield records
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_no_log_line_or_event_contains_the_password_or_token(stack, asanak, send, capfd, log_records):
+    asanak.set_credentials("gateway-user", "other")
+    send(sqs_event({"to": "09121234567", "text": "x"}))
+    asanak.set_credentials("gateway-user", SANDBOX_PASSWORD)
+    send(sqs_event({"to": "09121234567", "text": "y"}))
+    asanak.inject(Fault("slow_after_accept", method="sendsms", delay=2.0))
+    send(sqs_event({"to": "09121234567", "text": "z"}))
+
+    output = capfd.readouterr()
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__!r} {r.exc_info!r}" for r in log_records)
+    captured = output.out + output.err + logged + json.dumps(stack.events(), ensure_ascii=False)
+    assert SANDBOX_PASSWORD not in captured
+    assert stack.inbound_token not in captured
+    assert any(r.getMessage() == "sms accepted" for r in log_records)  # the logs were captured at all
+    assert any("outcome unknown" in r.getMessage() or r.levelname == "ERROR" for r in log_records)
