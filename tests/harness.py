@@ -10,11 +10,31 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 
+from local_stack.tap import EventTap
 from local_stack.template import Stack
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_FILES = {
+    "SMS Accepted": "sms-accepted.schema.json",
+    "SMS Rejected": "sms-rejected.schema.json",
+    "SMS Status Changed": "sms-status-changed.schema.json",
+    "SMS Received": "sms-received.schema.json",
+}
+
+
+def assert_matches_schema(event: dict[str, Any]) -> None:
+    """An event as a consumer gets it: our source, a documented detail-type, a detail that fits its schema."""
+    import jsonschema
+
+    assert event["source"] == "asanak.sms"
+    schema = json.loads((SCHEMAS / SCHEMA_FILES[event["detail-type"]]).read_text())
+    jsonschema.validate(event["detail"], schema, format_checker=jsonschema.FormatChecker())
+
 
 FUNCTIONS = {"send": "SendFunction", "poll": "PollFunction", "receive": "ReceiveFunction"}
 
@@ -72,8 +92,7 @@ class Harness:
         self.stack = stack
         self.endpoint = endpoint
         self.session = boto3.Session(region_name=stack.region)
-        self._events_seen: list[dict[str, Any]] = []
-        self.capture_url = self._capture_events()
+        self.tap = EventTap(self.client("sqs"), self.client("events"), self.bus_name)
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint)
@@ -100,33 +119,15 @@ class Harness:
             env.update(self.stack.function_env(logical))
         return env
 
-    def _capture_events(self) -> str:
-        sqs = self.client("sqs")
-        url = sqs.create_queue(QueueName=f"{self.stack.name}-captured-events")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events = self.client("events")
-        events.put_rule(
-            Name="capture-all",
-            EventBusName=self.bus_name,
-            EventPattern=json.dumps({"source": ["asanak.sms"]}),
-        )
-        events.put_targets(Rule="capture-all", EventBusName=self.bus_name, Targets=[{"Id": "q", "Arn": arn}])
-        return url
-
     def events(self, detail_type: str | None = None) -> list[dict[str, Any]]:
-        """Every event published so far (cumulative), optionally of one detail-type."""
-        sqs = self.client("sqs")
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.capture_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not batch:
-                break
-            for message in batch:
-                self._events_seen.append(json.loads(message["Body"]))
-            sqs.delete_message_batch(
-                QueueUrl=self.capture_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
-            )
-        return [e for e in self._events_seen if detail_type is None or e["detail-type"] == detail_type]
+        """Every event published so far (cumulative), optionally of one detail-type.
+
+        Each event is checked against its JSON Schema in ``schemas/``: every test that looks at events
+        is also a contract test.
+        """
+        for event in self.tap.drain():
+            assert_matches_schema(event)
+        return [e for e in self.tap.seen if detail_type is None or e["detail-type"] == detail_type]
 
     def details(self, detail_type: str) -> list[dict[str, Any]]:
         return [event["detail"] for event in self.events(detail_type)]

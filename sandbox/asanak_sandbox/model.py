@@ -1,0 +1,153 @@
+"""Records, faults and the provider's rules as the sandbox applies them.
+
+Kept free of the gateway's own code on purpose: the sandbox models the provider, so a bug in the
+layer (say, in number normalisation or part counting) must not be mirrored here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+FAULT_KINDS = frozenset(
+    {
+        "http_500",
+        "http_503",
+        "http_429",
+        "blocked_403",
+        "error_object",
+        "internal_error",
+        "slow_after_accept",
+        "reset",
+        "missing_msgid",
+        "html_200",
+    }
+)
+API_METHODS = ("sendsms", "msgstatus", "getcredit")
+
+DEFAULT_TIMELINE: tuple[tuple[float, int], ...] = ((0, 1), (5, 2), (15, 9), (30, 6))
+"""Seconds since acceptance → status: InQueue, Sent, SentToDest, then Success at 30 s."""
+
+
+@dataclass(frozen=True)
+class SentSms:
+    """One SMS the sandbox accepted (one per destination). Numbers are in ``98…`` form."""
+
+    msgid: str
+    source: str
+    destination: str
+    text: str
+    parts: int
+    accepted_at: datetime.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["accepted_at"] = self.accepted_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API request as the sandbox saw it; ``status`` is 0 when the connection was reset."""
+
+    method: str
+    http_method: str
+    status: int
+    count: int
+    at: datetime.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault to inject on the next ``times`` matching API calls (``method`` None = any method).
+
+    Kinds: ``http_500``, ``http_503``, ``http_429``, ``blocked_403`` (HTML body), ``error_object``
+    (HTTP 200 with ``{"status": …, "message": …}``; ``message`` overrides the text),
+    ``internal_error`` (500 with an error object), ``slow_after_accept`` (act, then wait ``delay``
+    seconds before answering), ``reset`` (close the connection without answering, before acting),
+    ``missing_msgid`` (``sendsms``: accept every destination, answer one msgid short) and
+    ``html_200`` (HTTP 200 with an HTML maintenance page instead of an answer, without acting).
+    """
+
+    kind: str
+    method: str | None = None
+    times: int = 1
+    delay: float = 0.0
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {sorted(FAULT_KINDS)}")
+        if self.method is not None and self.method not in API_METHODS:
+            raise ValueError(f"unknown method {self.method!r}; known: {API_METHODS}")
+        if self.times < 1:
+            raise ValueError("times must be at least 1")
+        if self.delay < 0:
+            raise ValueError("delay must not be negative")
+
+    def applies_to(self, method: str) -> bool:
+        if self.method is not None and self.method != method:
+            return False
+        return self.kind != "missing_msgid" or method == "sendsms"
+
+
+# --- numbers --------------------------------------------------------------------------------------
+
+_DESTINATION_FORMS = (
+    (re.compile(r"09\d{9}"), True),  # 0912…  → 98912…
+    (re.compile(r"989\d{9}"), False),
+    (re.compile(r"021\d{8}"), True),  # Tehran landline
+    (re.compile(r"9821\d{8}"), False),
+)
+
+
+def normalize_destination(raw: str) -> str | None:
+    """A destination in ``98…`` form, or None when the provider would refuse it (e.g. a leading +)."""
+    value = raw.strip()
+    for pattern, national in _DESTINATION_FORMS:
+        if pattern.fullmatch(value):
+            return "98" + value[1:] if national else value
+    return None
+
+
+def normalize_sender(raw: str) -> str:
+    """A sender number in ``98…`` form when written nationally (``021…`` → ``9821…``)."""
+    value = raw.strip()
+    if value.startswith("0") and not value.startswith("00"):
+        return "98" + value[1:]
+    return value
+
+
+def split_list(raw: str) -> list[str]:
+    """A ``,``- or ``-``-joined list as the manual allows, empty items dropped."""
+    return [item.strip() for item in re.split(r"[,-]", raw) if item.strip()]
+
+
+# --- parts ----------------------------------------------------------------------------------------
+
+_GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+
+def count_parts(text: str) -> int:
+    """SMS parts for ``text``: GSM-7 160/153 septets, otherwise UCS-2 70/67 UTF-16 units."""
+    if all(char in _GSM7_BASIC or char in _GSM7_EXTENSION for char in text):
+        units = sum(2 if char in _GSM7_EXTENSION else 1 for char in text)
+        single, concatenated = 160, 153
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, concatenated = 70, 67
+    if units <= single:
+        return 1
+    return math.ceil(units / concatenated)
