@@ -6,6 +6,7 @@ its own moto server; each test gets a reset emulation with freshly provisioned r
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.request
 import uuid
@@ -23,6 +24,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AsanakSms")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
+
+# moto's server logs every request at INFO; pytest would capture and format each one.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 SANDBOX_USER = "gateway-user"
 SANDBOX_PASSWORD = "s3cret-Pa55word-never-logged"
