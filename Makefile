@@ -57,7 +57,9 @@ format: $(VENV)/.installed
 
 validate: $(SAM_VENV)/.installed
 	$(CFN_LINT) template.yaml
+	$(CFN_LINT) template.yaml --append-rules cfn_lint_serverless.rules
 	$(SAM) validate --lint --template template.yaml
+	$(SAM_PATH) $(SAM) build --cached --parallel --template template.yaml
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit

@@ -1,6 +1,7 @@
 """DynamoDB adapter (pynamodb) of the message store: the only module of the send path that touches it.
 
-Every create and every state transition is a conditional write. Each recipient is one item and one conditional write (see :func:`for_each`).
+Every create and every state transition is a conditional write.
+Each recipient is one item and one conditional write (see :func:`for_each`).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ provider calls (at most 100 destinations each); independent calls run concurrent
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -317,6 +318,7 @@ class SendService:
                 "could not record intent; nothing sent", extra={"request_id": plan0.request.request_id}
             )
             return exc
+        started = time.perf_counter()
         try:
             msgids = self._provider.send(sender, [message.to for message in messages], text)
         except AmbiguousError as exc:
@@ -338,6 +340,9 @@ class SendService:
             # after the request went out into an AsanakError, so nothing was sent and a retry is safe.
             return self._release(messages, exc, "internal")
 
+        self._metrics.add_metric(
+            name="ProviderLatency", unit="Milliseconds", value=round((time.perf_counter() - started) * 1000, 1)
+        )
         accepted_at = self._clock()
         for message, msgid in zip(messages, msgids, strict=True):
             message.msgid = msgid
