@@ -9,6 +9,8 @@ SAM := $(SAM_VENV)/bin/sam
 CFN_LINT := $(SAM_VENV)/bin/cfn-lint
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
+# The layer's packages, the sandbox and the repo root, as Lambda and pytest see them.
+LOCAL_PATH := PYTHONPATH=$(CURDIR)/layers/shared:$(CURDIR)/sandbox:$(CURDIR)
 # `sam build` needs the Lambda runtime's Python (3.13) on PATH: use pyenv's when the machine has one.
 PY313_DIR := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin /root/.pyenv/versions/3.13*/bin))
 ifneq ($(PY313_DIR),)
@@ -37,10 +39,10 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 # --- the two commands ------------------------------------------------------------------------------
 run: $(VENV)/.installed
-	$(PY) -m local_stack $(ARGS)
+	$(LOCAL_PATH) $(PY) -m local_stack $(ARGS)
 
 demo: $(VENV)/.installed
-	$(PY) -m local_stack --demo $(ARGS)
+	$(LOCAL_PATH) $(PY) -m local_stack --demo $(ARGS)
 
 test: lint validate
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
@@ -71,7 +73,7 @@ deploy: build
 	@if [ -f samconfig.toml ] && grep -q '^stack_name' samconfig.toml; then $(SAM) deploy; else $(SAM) deploy --guided; fi
 
 bench: $(VENV)/.installed
-	$(PY) -m bench $(ARGS)
+	$(LOCAL_PATH) $(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -18,33 +18,51 @@ from types import FrameType
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--demo", action="store_true", help="send sample requests, follow them, exit")
     parser.add_argument("--aws-port", type=int, default=4566, help="moto server port (0: any free port)")
     parser.add_argument("--api-port", type=int, default=3000, help="HTTP API port (0: any free port)")
-    parser.add_argument("--sandbox-port", type=int, default=8085, help="Asanak sandbox port (0: any free port)")
-    parser.add_argument("--speed", type=float, default=None,
-                        help="run time this many times faster (gateway and sandbox); default 1, demo 20")
-    parser.add_argument("--retry-after", type=float, default=None,
-                        help="seconds before a failed SQS record comes back (default: the queue's visibility "
-                             "timeout, as in AWS)")
-    parser.add_argument("--poll-every", type=float, default=None,
-                        help="seconds between poll runs (default: the template's PollSchedule / speed)")
+    parser.add_argument(
+        "--sandbox-port", type=int, default=8085, help="Asanak sandbox port (0: any free port)"
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="run time this many times faster (gateway and sandbox); default 1, demo 20",
+    )
+    parser.add_argument(
+        "--retry-after",
+        type=float,
+        default=None,
+        help="seconds before a failed SQS record comes back (default: the queue's visibility "
+        "timeout, as in AWS)",
+    )
+    parser.add_argument(
+        "--poll-every",
+        type=float,
+        default=None,
+        help="seconds between poll runs (default: the template's PollSchedule / speed)",
+    )
     parser.add_argument("--quiet", action="store_true", help="only warnings from the functions' logs")
     args = parser.parse_args(argv)
 
     speed = args.speed if args.speed is not None else (20.0 if args.demo else 1.0)
-    if args.quiet or args.demo:
-        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     real = None
     if os.environ.get("ASANAK_BASE_URL"):
         missing = [n for n in ("ASANAK_USERNAME", "ASANAK_PASSWORD") if not os.environ.get(n)]
         if missing:
             parser.error(f"ASANAK_BASE_URL is set: also set {', '.join(missing)}")
-        real = {"base_url": os.environ["ASANAK_BASE_URL"], "username": os.environ["ASANAK_USERNAME"],
-                "password": os.environ["ASANAK_PASSWORD"]}
+        real = {
+            "base_url": os.environ["ASANAK_BASE_URL"],
+            "username": os.environ["ASANAK_USERNAME"],
+            "password": os.environ["ASANAK_PASSWORD"],
+        }
 
     from local_stack.runtime import LocalStack
 
@@ -54,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         sandbox_port=args.sandbox_port,
         speed=speed,
         retry_after=args.retry_after if args.retry_after is not None else (2.0 if args.demo else None),
-        poll_every=args.poll_every,
+        poll_every=args.poll_every if args.poll_every is not None else (0.5 if args.demo else None),
         real_asanak=real,
+        log_level="WARNING" if (args.quiet or args.demo) else None,
     )
     endpoints = stack.start()
     try:

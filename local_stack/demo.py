@@ -24,7 +24,9 @@ def _line(event: dict[str, Any]) -> str:
     if kind == "SMS Accepted":
         return f"  ✓ accepted   {d['to']}  msgid={d['msgid']}  parts={d['parts']}  [{d['request_id']}]"
     if kind == "SMS Rejected":
-        return f"  ✗ rejected   {d.get('to', '-')}  reason={d['reason']}  ({d['message']})  [{d['request_id']}]"
+        return (
+            f"  ✗ rejected   {d.get('to', '-')}  reason={d['reason']}  ({d['message']})  [{d['request_id']}]"
+        )
     if kind == "SMS Status Changed":
         mark = "■" if d["final"] else "→"
         return f"  {mark} status     {d['to']}  {d['status_name']} ({d['status']})  msgid={d['msgid']}"
@@ -36,14 +38,20 @@ def _line(event: dict[str, Any]) -> str:
 def run_demo(stack: LocalStack) -> int:
     endpoints = stack.endpoints
     assert endpoints is not None
-    target = Target(endpoints.queue_url, endpoints.table_name, endpoints.bus_name, endpoints.aws, endpoints.region)
+    target = Target(
+        endpoints.queue_url, endpoints.table_name, endpoints.bus_name, endpoints.aws, endpoints.region
+    )
     tap = EventTap(target.client("sqs"), target.client("events"), endpoints.bus_name)
     if stack.sandbox is not None:
         stack.sandbox.script("989351234567", [(0, 1), (5, 2), (15, 5)])  # this handset never gets it
 
     requests = [
-        build_request(["09121234567", "+98 935 123 4567"], "سلام! کد تأیید شما ۴۸۲۹۱۵ است.", request_id="demo-otp",
-                      meta={"user": 42}),
+        build_request(
+            ["09121234567", "+98 935 123 4567"],
+            "سلام! کد تأیید شما ۴۸۲۹۱۵ است.",
+            request_id="demo-otp",
+            meta={"user": 42},
+        ),
         build_request(["0912 765 4321", "12345"], "Your order #1001 has shipped.", request_id="demo-order"),
     ]
     print("\nSending 2 requests (4 recipients, one of them invalid)…", flush=True)
@@ -61,8 +69,9 @@ def run_demo(stack: LocalStack) -> int:
             print(_line(event), flush=True)
         printed = len(tap.seen)
         if not replied and stack.sandbox is not None and tap.of("SMS Accepted"):
-            status = stack.sandbox.push_inbound(endpoints.inbound_url, source=REPLY_FROM,
-                                                destination=DEFAULT_SENDER, text="ممنون، رسید 🙏")
+            status = stack.sandbox.push_inbound(
+                endpoints.inbound_url, source=REPLY_FROM, destination=DEFAULT_SENDER, text="ممنون، رسید 🙏"
+            )
             print(f"  (the sandbox pushed a reply from {REPLY_FROM}: HTTP {status})", flush=True)
             replied = True
         finals = [d for d in tap.of("SMS Status Changed") if d["final"]]

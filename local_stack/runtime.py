@@ -36,13 +36,13 @@ from typing import Any
 
 import boto3
 
-from local_stack.template import ROOT, Stack, load_template, provision
+from local_stack.template import ROOT, Stack, provision
 
 log = logging.getLogger("local_stack")
 
 DEFAULT_SENDER = "982164063188"
 SANDBOX_USER = "local-user"
-SANDBOX_PASSWORD = "local-password"  # noqa: S105 - the sandbox's own fake account
+SANDBOX_PASSWORD = "local-password"
 
 
 @dataclass
@@ -123,7 +123,9 @@ class LocalStack:
         real_asanak: dict[str, str] | None = None,
         state_dir: Path | None = None,
         sandbox_latency: float = 0.0,
+        log_level: str | None = None,
     ) -> None:
+        self.log_level = log_level
         self.aws_port = aws_port or _free_port()
         self.api_port = api_port or _free_port()
         self.sandbox_port = sandbox_port
@@ -149,6 +151,7 @@ class LocalStack:
     def start(self) -> Endpoints:
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request at INFO
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self._moto.start()
         aws = f"http://127.0.0.1:{self._moto.get_host_and_port()[1]}"
@@ -178,7 +181,7 @@ class LocalStack:
                 "AWS_ENDPOINT_URL": aws,
                 "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
                 "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any
+                "AWS_SECRET_ACCESS_KEY": "local",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_NAMESPACE": "AsanakSms",
             }
@@ -200,6 +203,10 @@ class LocalStack:
         env.pop("POWERTOOLS_SERVICE_NAME", None)
         os.environ.update(env)
         os.environ["POWERTOOLS_SERVICE_NAME"] = "local-stack"
+        if self.log_level:
+            os.environ["POWERTOOLS_LOG_LEVEL"] = self.log_level
+            if self.log_level != "INFO":
+                os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF lines on a quiet console
 
         self._load_handlers()
         self._start_api()
@@ -249,7 +256,11 @@ class LocalStack:
         factories.reset()
         factories.utc_now = self.clock.now  # the whole local world runs on one clock
         assert self.stack is not None
-        for name, logical in (("send", "SendFunction"), ("poll", "PollFunction"), ("receive", "ReceiveFunction")):
+        for name, logical in (
+            ("send", "SendFunction"),
+            ("poll", "PollFunction"),
+            ("receive", "ReceiveFunction"),
+        ):
             handler = self.stack.function(logical)["Handler"]
             module_name, function_name = handler.rsplit(".", 1)
             module = importlib.import_module(f"functions.{name}.{module_name}")
@@ -305,13 +316,18 @@ class LocalStack:
             for start in range(0, len(done), 10):
                 sqs.delete_message_batch(
                     QueueUrl=queue_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])],
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(done[start : start + 10])
+                    ],
                 )
             if failed and self.retry_after is not None:
                 for m in messages:
                     if m["MessageId"] in failed:
                         sqs.change_message_visibility(
-                            QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=int(self.retry_after)
+                            QueueUrl=queue_url,
+                            ReceiptHandle=m["ReceiptHandle"],
+                            VisibilityTimeout=int(self.retry_after),
                         )
 
     @staticmethod
@@ -375,16 +391,28 @@ class LocalStack:
                 if self.command != method or match is None:
                     self._reply(404, {"content-type": "application/json"}, '{"message":"Not Found"}')
                     return
-                event = stack.http_event(self.command, path, parsed, match.groupdict(), dict(self.headers),
-                                         body, self.client_address[0])
+                event = stack.http_event(
+                    self.command,
+                    path,
+                    parsed,
+                    match.groupdict(),
+                    dict(self.headers),
+                    body,
+                    self.client_address[0],
+                )
                 try:
                     response = stack.invoke("receive", event)
                 except Exception:
                     log.exception("receive function failed")
-                    self._reply(500, {"content-type": "application/json"}, '{"message":"Internal Server Error"}')
+                    self._reply(
+                        500, {"content-type": "application/json"}, '{"message":"Internal Server Error"}'
+                    )
                     return
-                self._reply(int(response.get("statusCode", 200)), response.get("headers") or {},
-                            response.get("body") or "")
+                self._reply(
+                    int(response.get("statusCode", 200)),
+                    response.get("headers") or {},
+                    response.get("body") or "",
+                )
 
             def _reply(self, status: int, headers: dict[str, str], body: str) -> None:
                 data = body.encode()
@@ -396,15 +424,22 @@ class LocalStack:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
 
         self._api = http.server.ThreadingHTTPServer(("127.0.0.1", self.api_port), Handler)
         self.api_port = self._api.server_address[1]
         self._spawn(self._api.serve_forever, "http-api")
 
-    def http_event(self, method: str, route_path: str, parsed: urllib.parse.SplitResult,
-                   path_parameters: dict[str, str], headers: dict[str, str], body: bytes,
-                   source_ip: str) -> dict[str, Any]:
+    def http_event(
+        self,
+        method: str,
+        route_path: str,
+        parsed: urllib.parse.SplitResult,
+        path_parameters: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
+    ) -> dict[str, Any]:
         """An API Gateway HTTP API payload 2.0 event, as API Gateway builds it."""
         query: dict[str, str] = {}
         for name, value in urllib.parse.parse_qsl(parsed.query, keep_blank_values=True):

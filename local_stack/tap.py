@@ -17,7 +17,9 @@ class EventTap:
         self._sqs = sqs
         name = f"tap-{uuid.uuid4().hex[:8]}"
         self.queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         events.put_rule(Name=name, EventBusName=bus_name, EventPattern=json.dumps({"source": ["asanak.sms"]}))
         events.put_targets(Rule=name, EventBusName=bus_name, Targets=[{"Id": "tap", "Arn": arn}])
         self.seen: list[dict[str, Any]] = []
@@ -26,7 +28,9 @@ class EventTap:
         """Fetch what arrived since the last call; returns the new events (also kept in ``seen``)."""
         new: list[dict[str, Any]] = []
         while True:
-            batch = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            batch = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not batch:
                 break
             new.extend(json.loads(message["Body"]) for message in batch)

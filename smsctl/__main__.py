@@ -16,8 +16,9 @@ from smsctl.producer import Target, build_request, local_target, request_status,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m smsctl", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m smsctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--local", action="store_true", help="the stack started by `make run`")
     where.add_argument("--stack", help="a deployed CloudFormation stack name")
@@ -33,21 +34,31 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--id", dest="request_id", required=True)
     args = parser.parse_args(argv)
 
-    target = local_target() if args.local else stack_target(args.stack) if args.stack else Target(args.queue_url)
+    target = (
+        local_target() if args.local else stack_target(args.stack) if args.stack else Target(args.queue_url)
+    )
     if args.command == "send":
         to = args.to[0] if len(args.to) == 1 else args.to
         request = build_request(to, args.text, sender=args.sender, request_id=args.request_id, meta=args.meta)
         message_id = send_request(target, request)
-        print(json.dumps({"queued": True, "sqs_message_id": message_id,
-                          "request_id": args.request_id or message_id}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"queued": True, "sqs_message_id": message_id, "request_id": args.request_id or message_id},
+                ensure_ascii=False,
+            )
+        )
         return 0
     rows = request_status(target, args.request_id)
     if not rows:
-        print(f"no message stored for request {args.request_id!r} (not processed yet, or rejected before sending)")
+        print(
+            f"no message stored for request {args.request_id!r} (not processed yet, or rejected before sending)"
+        )
         return 1
     for row in sorted(rows, key=lambda r: r["to"]):
-        print(f"{row['to']}  {row['state']:<9} msgid={row.get('msgid', '-'):<10} "
-              f"status={row.get('status_name', '-')} {row.get('reason', '')}".rstrip())
+        print(
+            f"{row['to']}  {row['state']:<9} msgid={row.get('msgid', '-'):<10} "
+            f"status={row.get('status_name', '-')} {row.get('reason', '')}".rstrip()
+        )
     return 0
 
 

@@ -76,7 +76,9 @@ def build_request(
 def send_request(target: Target, request: dict[str, Any], sqs: Any = None) -> str:
     """Queue one request; returns the SQS message id (the request id when the body has no ``id``)."""
     sqs = sqs or target.client("sqs")
-    response = sqs.send_message(QueueUrl=target.queue_url, MessageBody=json.dumps(request, ensure_ascii=False))
+    response = sqs.send_message(
+        QueueUrl=target.queue_url, MessageBody=json.dumps(request, ensure_ascii=False)
+    )
     return str(response["MessageId"])
 
 
