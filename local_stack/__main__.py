@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="seconds between poll runs (default: the template's PollSchedule / speed)",
     )
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="where endpoints.json is written (default: .local_stack/ in the repo)")
     parser.add_argument("--quiet", action="store_true", help="only warnings from the functions' logs")
     args = parser.parse_args(argv)
 
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         retry_after=args.retry_after if args.retry_after is not None else (2.0 if args.demo else None),
         poll_every=args.poll_every if args.poll_every is not None else (0.5 if args.demo else None),
         real_asanak=real,
+        state_dir=args.state_dir,
         log_level="WARNING" if (args.quiet or args.demo) else None,
     )
     endpoints = stack.start()

@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = request_status(target, args.request_id)
     if not rows:
         print(
-            f"no message stored for request {args.request_id!r} (not processed yet, or rejected before sending)"
+            f"no message stored for request {args.request_id!r} "
+            "(not processed yet, or rejected before sending)"
         )
         return 1
     for row in sorted(rows, key=lambda r: r["to"]):
