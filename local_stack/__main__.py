@@ -49,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="seconds between poll runs (default: the template's PollSchedule / speed)",
     )
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="where endpoints.json is written (default: .local_stack/ in the repo)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where endpoints.json is written (default: .local_stack/ in the repo)",
+    )
     parser.add_argument("--quiet", action="store_true", help="only warnings from the functions' logs")
     args = parser.parse_args(argv)
 

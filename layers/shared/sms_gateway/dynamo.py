@@ -94,7 +94,7 @@ def key_of(message: Message) -> MessageItem:
     return MessageItem(request_pk(message.request_id), message_sk(message.to))
 
 
-def for_each(messages: Sequence[Message], write: Callable[[Message], None]) -> None:
+def for_each(messages: Sequence[Message], write: Callable[[Message], object]) -> None:
     """Apply one conditional write per message, a few at a time; any failure becomes a StoreError.
 
     Single-item conditional writes rather than ``TransactWriteItems``: nothing here needs several
@@ -183,7 +183,10 @@ class DynamoMessageStore(MessageStore):
         return messages
 
     def record_intents(self, messages: Sequence[Message]) -> None:
-        for_each(messages, lambda m: to_item(m).save(condition=MessageItem.pk.does_not_exist()))
+        def write(m: Message) -> None:
+            to_item(m).save(condition=MessageItem.pk.does_not_exist())
+
+        for_each(messages, write)
 
     def mark_accepted(self, messages: Sequence[Message]) -> None:
         def write(m: Message) -> None:

@@ -96,7 +96,14 @@ def sms_status_changed(
 
 
 def sms_received(
-    *, sender: str, recipient: str, text: str, received_at: datetime, provider_time: str, inbound_id: str
+    *,
+    sender: str,
+    recipient: str,
+    text: str,
+    received_at: datetime,
+    provider_time: str,
+    inbound_id: str,
+    keyword: str | None = None,
 ) -> Event:
     return Event(
         RECEIVED,
@@ -107,6 +114,7 @@ def sms_received(
             "received_at": iso(received_at),
             "provider_time": provider_time,
             "inbound_id": inbound_id,
+            "keyword": keyword,
         },
     )
 

@@ -10,10 +10,12 @@ import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sms_gateway.config import clear_settings_cache, send_settings
+from sms_gateway.config import clear_settings_cache, poll_settings, receive_settings, send_settings
 from sms_gateway.credentials import SecretCredentials
 from sms_gateway.events import EventBridgePublisher
+from sms_gateway.poll import TrackingService
 from sms_gateway.provider import AsanakProvider
+from sms_gateway.receive import InboundService
 from sms_gateway.send import Metrics, SendService
 
 
@@ -82,6 +84,67 @@ def send_service(metrics: Metrics) -> SendService:
 
 
 FACTORIES: list[Any] = [eventbridge_client, credentials, provider, message_store, publisher, send_service]
+
+
+@functools.cache
+def inbound_store(table_name: str) -> Any:
+    from sms_gateway.dynamo_inbound import DynamoInboundStore
+
+    return DynamoInboundStore(table_name)
+
+
+@functools.cache
+def receive_service(metrics: Metrics) -> InboundService:
+    settings = receive_settings()
+    common = settings.common
+    secret = credentials(common.secret_id, common.secret_max_age)
+    return InboundService(
+        store=inbound_store(common.table_name),
+        publisher=publisher(common.event_bus_name),
+        clock=utc_now,
+        retention=timedelta(days=settings.retention_days),
+        opt_out_keywords=settings.opt_out_keywords,
+        opt_in_keywords=settings.opt_in_keywords,
+        expected_token=lambda: secret.get().inbound_token,
+        allowed_sources=settings.allowed_source_cidrs,
+        metrics=metrics,
+    )
+
+
+FACTORIES += [inbound_store, receive_service]
+
+
+@functools.cache
+def tracking_store(table_name: str) -> Any:
+    from sms_gateway.dynamo_tracking import DynamoTrackingStore
+
+    return DynamoTrackingStore(table_name)
+
+
+@functools.cache
+def poll_service(metrics: Metrics) -> TrackingService:
+    settings = poll_settings()
+    common = settings.common
+    return TrackingService(
+        store=tracking_store(common.table_name),
+        publisher=publisher(common.event_bus_name),
+        provider=provider(
+            common.secret_id,
+            common.secret_max_age,
+            common.asanak_base_url,
+            common.connect_timeout,
+            common.read_timeout,
+            settings.status_concurrency,
+        ),
+        clock=utc_now,
+        tracking_horizon=timedelta(hours=settings.tracking_hours),
+        concurrency=settings.status_concurrency,
+        credit_interval=timedelta(minutes=settings.credit_check_minutes),
+        metrics=metrics,
+    )
+
+
+FACTORIES += [tracking_store, poll_service]
 
 
 def reset() -> None:

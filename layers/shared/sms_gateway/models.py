@@ -25,6 +25,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -62,6 +63,7 @@ class RequestItem(_Base):
     fingerprint = UnicodeAttribute()
     attempts = NumberAttribute(default=0)
     rejections_published = BooleanAttribute(default=False)
+    published_to = UnicodeSetAttribute(null=True)  # recipients whose send outcome event went out
     created_at = UTCDateTimeAttribute()
 
 
@@ -83,7 +85,6 @@ class MessageItem(_Base):
     final = BooleanAttribute(default=False)
     reason = UnicodeAttribute(null=True)
     reason_message = UnicodeAttribute(null=True)
-    published = BooleanAttribute(default=False)  # the outcome event of the current state went out
     created_at = UTCDateTimeAttribute()
     accepted_at = UTCDateTimeAttribute(null=True)
     sent_at = UTCDateTimeAttribute(null=True)
@@ -93,6 +94,8 @@ class MessageItem(_Base):
     updated_at = UTCDateTimeAttribute(null=True)
     checks = NumberAttribute(default=0)
     unknown_code = NumberAttribute(null=True)
+    previous_status = NumberAttribute(null=True)  # the status before the last change (for its event)
+    event_pending = UnicodeAttribute(null=True)  # token of a stored status change whose event is not out yet
     track_shard = UnicodeAttribute(null=True)
     next_check = NumberAttribute(null=True)
     inflight = InflightIndex()

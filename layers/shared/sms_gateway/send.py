@@ -341,7 +341,9 @@ class SendService:
             return self._release(messages, exc, "internal")
 
         self._metrics.add_metric(
-            name="ProviderLatency", unit="Milliseconds", value=round((time.perf_counter() - started) * 1000, 1)
+            name="ProviderLatency",
+            unit="Milliseconds",
+            value=round((time.perf_counter() - started) * 1000, 1),
         )
         accepted_at = self._clock()
         for message, msgid in zip(messages, msgids, strict=True):

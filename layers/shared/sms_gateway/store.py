@@ -48,6 +48,8 @@ class Message:
     updated_at: datetime | None = None
     checks: int = 0
     unknown_code: int | None = None
+    previous_status: int | None = None
+    event_pending: str | None = None  # token of a status change stored but not yet published
     next_check: datetime | None = None
     expires_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,21 @@
+"""Poll function: scheduled → Asanak msgstatus for messages in flight → status events. Logic in the layer."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sms_gateway.config import poll_settings
+from sms_gateway.factories import poll_service
+from sms_gateway.poll import run_budget
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+copy_config_to_registered_loggers(source_logger=logger, include={"sms_gateway", "asanak"})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    budget = run_budget(poll_settings().budget_seconds, context.get_remaining_time_in_millis() / 1000)
+    return poll_service(metrics).run(budget_seconds=budget).to_dict()

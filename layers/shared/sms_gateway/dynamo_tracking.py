@@ -1,0 +1,196 @@
+"""DynamoDB adapter (pynamodb) of the tracking store: the only module of the poll path that touches it.
+
+Due messages come from the sparse ``inflight`` index (hash ``track_shard``, range ``next_check``): one
+``Query`` per shard with ``next_check <= now``, merged oldest first and read page by page as the run
+goes — never a scan. Every write is a conditional ``UpdateItem``; a failed condition means another
+run got there first and is reported as ``False`` (or ignored), never as an error.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from pynamodb.constants import NONE
+from pynamodb.exceptions import PynamoDBException, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from sms_gateway.dynamo import epoch, to_message
+from sms_gateway.models import (
+    CREDIT_PK,
+    CREDIT_SK,
+    TRACK_SHARDS,
+    CreditItem,
+    MessageItem,
+    bind_table,
+    message_sk,
+    request_pk,
+)
+from sms_gateway.poll import Change, TrackingStore
+from sms_gateway.store import Message, State, StoreError
+
+logger = logging.getLogger("sms_gateway.dynamo_tracking")
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def to_tracked(item: MessageItem) -> Message:
+    message = to_message(item)
+    message.previous_status = None if item.previous_status is None else int(item.previous_status)
+    message.event_pending = item.event_pending
+    return message
+
+
+def _still_at(rank: int) -> Condition:
+    """The stored rank is still ``rank`` (an item written before ranks existed counts as 0)."""
+    condition = MessageItem.status_rank == rank
+    if rank == 0:
+        condition = condition | MessageItem.status_rank.does_not_exist()
+    return condition
+
+
+class DynamoTrackingStore(TrackingStore):
+    def __init__(self, table_name: str) -> None:
+        bind_table(table_name)
+
+    # -- reads ----------------------------------------------------------------------------------------
+    def due(self, now: datetime, page_size: int) -> Iterator[Message]:
+        upto = epoch(now)
+        try:
+            shards = [
+                MessageItem.inflight.query(str(shard), MessageItem.next_check <= upto, page_size=page_size)
+                for shard in range(TRACK_SHARDS)
+            ]
+            for item in heapq.merge(*shards, key=lambda item: item.next_check):
+                yield to_tracked(item)
+        except PynamoDBException as exc:
+            raise StoreError("could not read the messages due for a check") from exc
+
+    def count_in_flight(self, now: datetime) -> tuple[int, int]:
+        upto = epoch(now)
+        try:
+            in_flight = sum(MessageItem.inflight.count(str(shard)) for shard in range(TRACK_SHARDS))
+            due = sum(
+                MessageItem.inflight.count(str(shard), MessageItem.next_check <= upto)
+                for shard in range(TRACK_SHARDS)
+            )
+        except PynamoDBException as exc:
+            raise StoreError("could not count the messages in flight") from exc
+        return in_flight, due
+
+    # -- writes ---------------------------------------------------------------------------------------
+    def apply_change(
+        self, message: Message, change: Change, *, token: str, now: datetime, hold_until: datetime
+    ) -> bool:
+        actions: list[Action] = [
+            MessageItem.status.set(change.status),
+            MessageItem.status_name.set(change.status_name),
+            MessageItem.status_rank.set(change.rank),
+            MessageItem.final.set(change.final),
+            MessageItem.event_pending.set(token),
+            MessageItem.next_check.set(epoch(hold_until)),
+            MessageItem.updated_at.set(now),
+            MessageItem.checks.add(1),
+        ]
+        if change.previous_status is None:
+            actions.append(MessageItem.previous_status.remove())
+        else:
+            actions.append(MessageItem.previous_status.set(change.previous_status))
+        if change.final:
+            actions.append(MessageItem.state.set(State.FINAL))
+        if change.sent_at is not None:
+            actions.append(MessageItem.sent_at.set(change.sent_at))
+        if change.sent_at_raw:
+            actions.append(MessageItem.sent_at_raw.set(change.sent_at_raw))
+        if change.delivered_at is not None:
+            actions.append(MessageItem.delivered_at.set(change.delivered_at))
+        if change.delivered_at_raw:
+            actions.append(MessageItem.delivered_at_raw.set(change.delivered_at_raw))
+        condition = (
+            (MessageItem.state == State.ACCEPTED)
+            & MessageItem.event_pending.does_not_exist()
+            & _still_at(message.status_rank)
+        )
+        return self._update(message, actions, condition, "store a status change")
+
+    def claim_pending(self, message: Message, *, token: str, now: datetime, hold_until: datetime) -> bool:
+        actions: list[Action] = [
+            MessageItem.event_pending.set(token),
+            MessageItem.next_check.set(epoch(hold_until)),
+            MessageItem.updated_at.set(now),
+        ]
+        condition = MessageItem.event_pending == (message.event_pending or "")
+        return self._update(message, actions, condition, "claim a pending event")
+
+    def settle(self, message: Message, *, token: str, next_check: datetime | None, now: datetime) -> None:
+        actions: list[Action] = [MessageItem.event_pending.remove(), MessageItem.updated_at.set(now)]
+        if next_check is None:  # final: leave the in-flight index
+            actions += [MessageItem.track_shard.remove(), MessageItem.next_check.remove()]
+        else:
+            actions.append(MessageItem.next_check.set(epoch(next_check)))
+        if not self._update(message, actions, MessageItem.event_pending == token, "settle a published event"):
+            logger.warning("pending event was taken over by another run", extra={"msgid": message.msgid})
+
+    def reschedule(
+        self, message: Message, *, next_check: datetime, now: datetime, unknown_code: int | None
+    ) -> None:
+        actions: list[Action] = [
+            MessageItem.next_check.set(epoch(next_check)),
+            MessageItem.updated_at.set(now),
+            MessageItem.checks.add(1),
+        ]
+        if unknown_code is not None:
+            actions.append(MessageItem.unknown_code.set(unknown_code))
+        condition = (MessageItem.state == State.ACCEPTED) & MessageItem.event_pending.does_not_exist()
+        self._update(message, actions, condition, "reschedule a check")
+
+    def _update(self, message: Message, actions: list[Action], condition: Condition, what: str) -> bool:
+        """One conditional UpdateItem that returns nothing (the run needs no item back)."""
+        try:
+            MessageItem._get_connection().update_item(
+                request_pk(message.request_id),
+                range_key=message_sk(message.to),
+                actions=actions,
+                condition=condition,
+                return_values=NONE,
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == CONDITION_FAILED:
+                return False
+            raise StoreError(
+                f"could not {what} for msgid {message.msgid}: {exc.cause_response_code}"
+            ) from exc
+        except PynamoDBException as exc:
+            raise StoreError(f"could not {what} for msgid {message.msgid}") from exc
+        return True
+
+    # -- credit ---------------------------------------------------------------------------------------
+    def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
+        item = CreditItem(CREDIT_PK, CREDIT_SK)
+        try:
+            item.update(
+                actions=[CreditItem.checked_at.set(epoch(now))],
+                condition=CreditItem.pk.does_not_exist() | (CreditItem.checked_at <= epoch(now - interval)),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == CONDITION_FAILED:
+                return False
+            raise StoreError(f"could not claim the credit check: {exc.cause_response_code}") from exc
+        except PynamoDBException as exc:
+            raise StoreError("could not claim the credit check") from exc
+        return True
+
+    def record_credit(self, credit: Decimal, now: datetime) -> None:
+        try:
+            CreditItem(CREDIT_PK, CREDIT_SK).update(
+                actions=[CreditItem.credit.set(str(credit))], condition=CreditItem.checked_at == epoch(now)
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != CONDITION_FAILED:  # a later check already recorded a newer value
+                raise StoreError(f"could not record the credit: {exc.cause_response_code}") from exc
+        except PynamoDBException as exc:
+            raise StoreError("could not record the credit") from exc

@@ -1,0 +1,541 @@
+"""Delivery tracking: ask Asanak ``msgstatus`` about messages in flight, publish each real change once.
+
+One run (the poll function, on a schedule) does, within its time budget:
+
+1. **Credit.** At most every ``credit_interval`` (a conditional claim, so overlapping runs never both
+   call it) ``getcredit`` is read and emitted as the ``Credit`` metric.
+2. **Due messages.** Messages in flight carry ``next_check``; the run reads those with
+   ``next_check <= now`` from the sparse ``inflight`` index (every shard, oldest first, never a scan)
+   in rounds of ``concurrency`` × 100.
+3. **msgstatus.** Each round is asked about in calls of at most 100 msgids, ``concurrency`` at once.
+   A call that fails (provider unavailable, firewall, credentials) leaves its messages due for the
+   next run and counts ``ProviderError_<class>``; the run goes on.
+4. **Changes.** What came back is applied by the rules below; each change publishes one
+   ``SMS Status Changed`` event. Unchanged messages are only rescheduled (no event).
+5. **Budget.** No new round starts once the budget is spent; what is left stays due for the next run.
+
+Status rank — a status is applied only when its rank is higher than the stored one, so a status never
+moves backwards (statuses are not promised to arrive in order):
+
+====================================  ====
+status                                rank
+====================================  ====
+-1 NotFound (and nothing seen yet)       0
+1 InQueue                               10
+4 Pending                               20
+2 Sent                                  30
+10 PartiallySent, 11 NoMsgID            35
+7 NoResponse                            40
+9 SentToDest                            50
+12 PartiallySuccess, 13 NoDelivery      60  (while the message is younger than 4 hours)
+any final status                       100  (5, 6, 8; 12/13 from 4 hours on; -100 Expired)
+====================================  ====
+
+- A change is stored with a conditional write: the message must still be ``accepted``, have the rank
+  it was read with, and have no unpublished change. Of two overlapping runs only one can win; the
+  loser publishes nothing.
+- 12/13 are final only once the message is 4 hours old (:func:`asanak.statuses.is_final`): a 12 seen
+  at 1 hour is an intermediate change (``final: false``); the same 12 after 4 hours is a second change
+  (``final: true``). A message showing 12/13 is checked again right at the 4-hour mark.
+- A code outside the manual (e.g. 20) is recorded as ``unknown_code`` and polled again; it is never a
+  change, never delivered.
+- **Expired**: a message still not final ``tracking_horizon`` after acceptance is closed with status
+  :data:`EXPIRED_STATUS` (**-100**, name ``"Expired"``, outcome ``"expired"``, final), which is ours,
+  not Asanak's, and published like any change. A message due past the horizon is still asked about
+  once: a final answer wins over expiry; no answer (provider down) does not postpone it.
+
+Exactly one event per change, even when publishing fails: the conditional write that stores a change
+also stores a pending-event token and holds the message in the index until ``now + publish_lease``.
+After PutEvents succeeds the token is cleared (and a final message leaves the index). If the run died
+or PutEvents failed in between, a later run finds the token once the lease is over, re-publishes the
+event from the stored state (claiming the token first, so only one run does) and clears it. Only a
+crash between PutEvents and clearing the token, or a PutEvents batch that failed part-way, can repeat
+an event; consumers can dedupe on ``(msgid, status, final)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import islice
+from typing import Any, Protocol
+
+from asanak import statuses
+from asanak.client import MAX_BATCH, chunked
+from asanak.errors import AsanakError
+from asanak.statuses import FOUR_HOURS, MessageStatus
+
+from sms_gateway import events
+from sms_gateway.events import PUT_EVENTS_BATCH, Event, EventPublisher
+from sms_gateway.store import Message
+from sms_gateway.tracking import next_check_at
+
+logger = logging.getLogger("sms_gateway.poll")
+
+EXPIRED_STATUS = -100
+"""Our status for a message closed without a final provider status after the tracking horizon."""
+EXPIRED_NAME = "Expired"
+EXPIRED_OUTCOME = "expired"
+
+FINAL_RANK = 100
+RANKS: Mapping[int, int] = {-1: 0, 1: 10, 4: 20, 2: 30, 10: 35, 11: 35, 7: 40, 9: 50, 12: 60, 13: 60}
+"""Rank of each non-final status; every final status ranks :data:`FINAL_RANK`."""
+
+PUBLISH_LEASE = timedelta(minutes=2)
+"""How long a stored change waits for its own run to publish it before another run may (longer than
+any run: the function's timeout is 60 s)."""
+
+SAFETY_MARGIN_SECONDS = 15.0
+"""Time kept free before the function's timeout: one msgstatus call (10 s read timeout) and its writes."""
+
+
+# -- ports -----------------------------------------------------------------------------------------
+class Metrics(Protocol):
+    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+
+
+class NoMetrics:
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        return None
+
+
+class StatusProvider(Protocol):
+    def status(self, msgids: Sequence[str]) -> list[MessageStatus]: ...
+
+    def credit(self) -> Decimal: ...
+
+
+@dataclass(frozen=True)
+class Change:
+    """A status to store on a message (and publish)."""
+
+    status: int
+    status_name: str
+    rank: int
+    final: bool
+    outcome: str
+    previous_status: int | None
+    sent_at: datetime | None = None
+    sent_at_raw: str | None = None
+    delivered_at: datetime | None = None
+    delivered_at_raw: str | None = None
+
+
+class TrackingStore:
+    """Port: what tracking needs from storage (DynamoDB adapter: :mod:`sms_gateway.dynamo_tracking`).
+
+    Every write is conditional; methods returning ``bool`` return ``False`` when the condition failed
+    (another run got there first), never raise for it.
+    """
+
+    def due(self, now: datetime, page_size: int) -> Iterator[Message]:
+        """Messages in flight whose next check is at or before ``now``, oldest first, read lazily."""
+        raise NotImplementedError
+
+    def apply_change(
+        self, message: Message, change: Change, *, token: str, now: datetime, hold_until: datetime
+    ) -> bool:
+        """Store ``change`` if ``message`` is still accepted, at the rank it was read with, with no
+        unpublished change; mark its event pending under ``token`` and hold it until ``hold_until``."""
+        raise NotImplementedError
+
+    def claim_pending(self, message: Message, *, token: str, now: datetime, hold_until: datetime) -> bool:
+        """Take over the unpublished event of ``message`` (still under ``message.event_pending``)."""
+        raise NotImplementedError
+
+    def settle(self, message: Message, *, token: str, next_check: datetime | None, now: datetime) -> None:
+        """The event under ``token`` went out: clear it; ``next_check`` None takes the message out of
+        the in-flight index (it is final), otherwise it is checked again then."""
+        raise NotImplementedError
+
+    def reschedule(
+        self, message: Message, *, next_check: datetime, now: datetime, unknown_code: int | None
+    ) -> None:
+        """No change: check again at ``next_check`` (recording ``unknown_code`` when one was seen)."""
+        raise NotImplementedError
+
+    def count_in_flight(self, now: datetime) -> tuple[int, int]:
+        """(messages in flight, of which due at ``now``), counted on the index."""
+        raise NotImplementedError
+
+    def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
+        """True for the one run that may read the credit now (none did within ``interval``)."""
+        raise NotImplementedError
+
+    def record_credit(self, credit: Decimal, now: datetime) -> None:
+        raise NotImplementedError
+
+
+# -- pure rules ------------------------------------------------------------------------------------
+def run_budget(configured_seconds: float, remaining_seconds: float) -> float:
+    """Seconds a run may start new work: the configured budget, but never into the safety margin."""
+    return min(configured_seconds, remaining_seconds - SAFETY_MARGIN_SECONDS)
+
+
+def accepted_at(message: Message) -> datetime:
+    return message.accepted_at or message.created_at
+
+
+def rank_of(code: int, age: timedelta) -> int | None:
+    """Rank of ``code`` seen on a message ``age`` old; None for a code outside the manual."""
+    if not statuses.status_info(code).known:
+        return None
+    if statuses.is_final(code, age):
+        return FINAL_RANK
+    return RANKS[code]
+
+
+def outcome_of(status: int, final: bool) -> str:
+    if status == EXPIRED_STATUS:
+        return EXPIRED_OUTCOME
+    return statuses.status_info(status).outcome if final else statuses.PENDING
+
+
+def expiry(message: Message) -> Change:
+    return Change(
+        status=EXPIRED_STATUS,
+        status_name=EXPIRED_NAME,
+        rank=FINAL_RANK,
+        final=True,
+        outcome=EXPIRED_OUTCOME,
+        previous_status=message.status,
+    )
+
+
+def transition(
+    message: Message, seen: MessageStatus | None, now: datetime, horizon: timedelta
+) -> Change | None:
+    """The change ``seen`` (None: no answer) makes to ``message`` at ``now``, or None for no change.
+
+    Higher rank → that status; past the horizon and still not final → expired; otherwise nothing
+    (same or lower rank, unknown code, no answer).
+    """
+    if message.final:
+        return None
+    age = now - accepted_at(message)
+    if seen is not None:
+        rank = rank_of(seen.code, age)
+        if rank is not None and rank > message.status_rank and (rank == FINAL_RANK or age < horizon):
+            final = rank == FINAL_RANK
+            return Change(
+                status=seen.code,
+                status_name=seen.info.name,
+                rank=rank,
+                final=final,
+                outcome=outcome_of(seen.code, final),
+                previous_status=message.status,
+                sent_at=seen.send_time,
+                sent_at_raw=seen.send_time_raw,
+                delivered_at=seen.deliver_time,
+                delivered_at_raw=seen.deliver_time_raw,
+            )
+    if age >= horizon:
+        return expiry(message)
+    return None
+
+
+def next_check_for(message: Message, status: int | None, now: datetime, horizon: timedelta) -> datetime:
+    """When a message showing ``status`` is next asked about: by age (:mod:`sms_gateway.tracking`),
+    but never after the horizon, and right at 4 hours for a 12/13 that turns final then."""
+    accepted = accepted_at(message)
+    when = min(next_check_at(accepted, now), accepted + horizon)
+    if status is not None and statuses.status_info(status).final is None and now - accepted < FOUR_HOURS:
+        when = min(when, accepted + FOUR_HOURS)
+    return max(when, now)
+
+
+def stored_change(message: Message) -> Change:
+    """The change a message holds (to re-publish an event whose run did not publish it)."""
+    assert message.status is not None, "a pending event is only ever stored with a status"
+    return Change(
+        status=message.status,
+        status_name=message.status_name or statuses.status_info(message.status).name,
+        rank=message.status_rank,
+        final=message.final,
+        outcome=outcome_of(message.status, message.final),
+        previous_status=message.previous_status,
+    )
+
+
+def status_event(message: Message, change: Change) -> Event:
+    assert message.msgid is not None
+    return events.sms_status_changed(
+        request_id=message.request_id,
+        msgid=message.msgid,
+        to=message.to,
+        status=change.status,
+        status_name=change.status_name,
+        final=change.final,
+        previous_status=change.previous_status,
+        sent_at=change.sent_at or message.sent_at,
+        delivered_at=change.delivered_at or message.delivered_at,
+        meta=message.meta,
+        outcome=change.outcome,
+    )
+
+
+# -- the run ---------------------------------------------------------------------------------------
+OUTCOME_METRICS = {
+    statuses.DELIVERED: "Delivered",
+    statuses.FAILED: "Failed",
+    statuses.PARTIALLY_DELIVERED: "PartiallyDelivered",
+    statuses.NO_DELIVERY_REPORT: "NoDeliveryReport",
+    EXPIRED_OUTCOME: "Expired",
+}
+ALWAYS_EMITTED = ("StatusChanges", "MsgStatusCalls", *OUTCOME_METRICS.values())
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one run did (returned by the handler, logged, and the basis of its metrics)."""
+
+    due: int = 0  # due messages handled (asked about or re-published)
+    msgstatus_calls: int = 0
+    changes: int = 0  # status changes stored: each owes exactly one event
+    events_published: int = 0  # SMS Status Changed events out (changes and re-published ones)
+    unknown_codes: int = 0
+    expired: int = 0
+    provider_errors: int = 0
+    budget_spent: bool = False  # stopped with messages still due; the next run goes on
+    in_flight: int | None = None
+    backlog: int | None = None  # still due after the run
+    credit: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Tally:
+    """Counters shared by the worker threads of one run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.delivery_seconds: list[float] = []
+
+    def add(self, name: str, count: int = 1) -> None:
+        with self._lock:
+            self.counts[name] += count
+
+    def delivered_after(self, seconds: float) -> None:
+        with self._lock:
+            self.delivery_seconds.append(seconds)
+
+
+class TrackingService:
+    def __init__(
+        self,
+        *,
+        store: TrackingStore,
+        publisher: EventPublisher,
+        provider: StatusProvider,
+        clock: Callable[[], datetime],
+        tracking_horizon: timedelta,
+        concurrency: int,
+        credit_interval: timedelta,
+        metrics: Metrics | None = None,
+        timer: Callable[[], float] = time.monotonic,
+        publish_lease: timedelta = PUBLISH_LEASE,
+    ) -> None:
+        if tracking_horizon <= FOUR_HOURS:
+            raise ValueError("the tracking horizon must be longer than the provider's 4-hour rule")
+        self._store = store
+        self._publisher = publisher
+        self._provider = provider
+        self._clock = clock
+        self._horizon = tracking_horizon
+        self._concurrency = max(1, concurrency)
+        self._round_size = self._concurrency * MAX_BATCH
+        self._credit_interval = credit_interval
+        self._metrics = metrics or NoMetrics()
+        self._timer = timer
+        self._lease = publish_lease
+
+    def run(self, budget_seconds: float) -> RunReport:
+        """One poll run: start no new round after ``budget_seconds``; leave the rest due."""
+        if budget_seconds <= 0:
+            logger.warning("no time left for a poll run; the next run does the work")
+            self._metrics.add_metric(name="RunsSkipped", unit="Count", value=1)
+            return RunReport(budget_spent=True)
+        deadline = self._timer() + budget_seconds
+        tally = _Tally()
+        credit: Decimal | None = None
+        counted: tuple[int, int] | None = None
+        budget_spent = False
+        try:
+            now = self._clock()
+            credit = self._check_credit(now, tally)
+            due = self._store.due(now, page_size=self._round_size)
+            while batch := list(islice(due, self._round_size)):
+                tally.add("Due", len(batch))
+                self._round(batch, tally)
+                if self._timer() >= deadline:
+                    budget_spent = next(due, None) is not None
+                    break
+            counted = self._store.count_in_flight(self._clock())
+        finally:
+            self._emit(tally, credit, counted)
+        report = RunReport(
+            due=tally.counts["Due"],
+            msgstatus_calls=tally.counts["MsgStatusCalls"],
+            changes=tally.counts["StatusChanges"],
+            events_published=tally.counts["EventsPublished"],
+            unknown_codes=tally.counts["UnknownStatus"],
+            expired=tally.counts["Expired"],
+            provider_errors=sum(n for name, n in tally.counts.items() if name.startswith("ProviderError_")),
+            budget_spent=budget_spent,
+            in_flight=None if counted is None else counted[0],
+            backlog=None if counted is None else counted[1],
+            credit=None if credit is None else str(credit),
+        )
+        if budget_spent:
+            logger.warning("poll budget spent with messages still due; the next run goes on")
+        logger.info("poll run finished", extra=report.to_dict())
+        return report
+
+    # -- one round ----------------------------------------------------------------------------------
+    def _round(self, messages: list[Message], tally: _Tally) -> None:
+        now = self._clock()
+        pending = [m for m in messages if m.event_pending]
+        if pending:
+            self._republish(pending, now, tally)
+        chunks = list(chunked([m for m in messages if not m.event_pending and m.msgid], MAX_BATCH))
+        if not chunks:
+            return
+        workers = min(self._concurrency, len(chunks))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="msgstatus") as pool:
+            for _ in pool.map(lambda chunk: self._track(chunk, now, tally), chunks):
+                pass
+
+    def _track(self, chunk: list[Message], now: datetime, tally: _Tally) -> None:
+        """Ask about one chunk (≤ 100 msgids) and apply the answers."""
+        answers: list[MessageStatus] | None
+        tally.add("MsgStatusCalls")
+        try:
+            answers = self._provider.status([m.msgid for m in chunk if m.msgid])
+        except AsanakError as exc:
+            answers = None
+            tally.add(f"ProviderError_{type(exc).__name__}")
+            logger.warning(
+                "msgstatus failed; these messages stay due for the next run",
+                extra={"error_class": type(exc).__name__, "error": str(exc), "messages": len(chunk)},
+            )
+        by_msgid = {answer.msgid: answer for answer in answers or ()}
+        changed: list[tuple[Message, Change, str]] = []
+        for message in chunk:
+            seen = by_msgid.get(message.msgid or "")
+            change = transition(message, seen, now, self._horizon)
+            if change is None:
+                if answers is not None:  # no answer at all: leave it due
+                    self._reschedule(message, seen, now, tally)
+                continue
+            token = uuid.uuid4().hex
+            if self._store.apply_change(message, change, token=token, now=now, hold_until=now + self._lease):
+                self._count_change(message, change, now, tally)
+                changed.append((message, change, token))
+            else:
+                tally.add("LostRaces")
+                logger.info(
+                    "status already changed by another run",
+                    extra={"msgid": message.msgid, "status": change.status},
+                )
+        self._publish(changed, now, tally)
+
+    def _reschedule(self, message: Message, seen: MessageStatus | None, now: datetime, tally: _Tally) -> None:
+        unknown = seen.code if seen is not None and not seen.info.known else None
+        if unknown is not None:
+            tally.add("UnknownStatus")
+            logger.warning(
+                "status code not in the manual: recorded, polled again, never taken as delivered",
+                extra={"msgid": message.msgid, "code": unknown},
+            )
+        self._store.reschedule(
+            message,
+            next_check=next_check_for(message, message.status, now, self._horizon),
+            now=now,
+            unknown_code=unknown,
+        )
+
+    def _count_change(self, message: Message, change: Change, now: datetime, tally: _Tally) -> None:
+        tally.add("StatusChanges")
+        if change.final:
+            tally.add(OUTCOME_METRICS.get(change.outcome, "OtherFinal"))
+        if change.outcome == statuses.DELIVERED:
+            delivered = change.delivered_at or now
+            tally.delivered_after(max(0.0, (delivered - accepted_at(message)).total_seconds()))
+        logger.info(
+            "sms status changed",
+            extra={
+                "request_id": message.request_id,
+                "msgid": message.msgid,
+                "status": change.status,
+                "previous_status": change.previous_status,
+                "final": change.final,
+            },
+        )
+
+    def _republish(self, messages: list[Message], now: datetime, tally: _Tally) -> None:
+        """Events a run stored but did not publish (it died, or PutEvents failed): publish them now."""
+        claimed: list[tuple[Message, Change, str]] = []
+        for message in messages:
+            token = uuid.uuid4().hex
+            if self._store.claim_pending(message, token=token, now=now, hold_until=now + self._lease):
+                claimed.append((message, stored_change(message), token))
+        if claimed:
+            tally.add("Republished", len(claimed))
+            logger.warning(
+                "re-publishing status events a previous run did not publish", extra={"count": len(claimed)}
+            )
+        self._publish(claimed, now, tally)
+
+    def _publish(self, changed: list[tuple[Message, Change, str]], now: datetime, tally: _Tally) -> None:
+        for group in chunked(changed, PUT_EVENTS_BATCH):
+            try:
+                self._publisher.publish([status_event(message, change) for message, change, _ in group])
+            except Exception:
+                tally.add("PublishFailures", len(group))
+                logger.exception("status events stored but not published; a later run publishes them")
+                continue
+            tally.add("EventsPublished", len(group))
+            for message, change, token in group:
+                next_check = (
+                    None if change.final else next_check_for(message, change.status, now, self._horizon)
+                )
+                self._store.settle(message, token=token, next_check=next_check, now=now)
+
+    # -- credit and metrics -------------------------------------------------------------------------
+    def _check_credit(self, now: datetime, tally: _Tally) -> Decimal | None:
+        if not self._store.claim_credit_check(now, self._credit_interval):
+            return None
+        try:
+            credit = self._provider.credit()
+        except AsanakError as exc:
+            tally.add(f"ProviderError_{type(exc).__name__}")
+            logger.warning("getcredit failed", extra={"error_class": type(exc).__name__, "error": str(exc)})
+            return None
+        self._store.record_credit(credit, now)
+        logger.info("asanak credit", extra={"credit": str(credit)})
+        return credit
+
+    def _emit(self, tally: _Tally, credit: Decimal | None, counted: tuple[int, int] | None) -> None:
+        counts = tally.counts
+        for name in ALWAYS_EMITTED:
+            self._metrics.add_metric(name=name, unit="Count", value=counts[name])
+        for name, count in sorted(counts.items()):
+            if name not in ALWAYS_EMITTED and name not in ("Due", "EventsPublished") and count:
+                self._metrics.add_metric(name=name, unit="Count", value=count)
+        for seconds in tally.delivery_seconds:
+            self._metrics.add_metric(name="TimeToDelivery", unit="Seconds", value=seconds)
+        if counted is not None:
+            self._metrics.add_metric(name="InFlight", unit="Count", value=counted[0])
+            self._metrics.add_metric(name="Backlog", unit="Count", value=counted[1])
+        if credit is not None:
+            self._metrics.add_metric(name="Credit", unit="Count", value=float(credit))
