@@ -464,7 +464,8 @@ def send_to(send, number: str, request_id: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "text",
-    ["لغو", "لغو11", "لغو ۱۱", "لغو۱۱", "STOP", "stop", " Stop. ", "لغـو", "لغو\u200c", "انصراف", "11"],
+    # Every spelling is pinned by the unit tests of the keyword normaliser; here a few go end to end.
+    ["لغو", "لغو ۱۱", " Stop. "],
 )
 def test_given_an_opt_out_keyword_when_pushed_then_a_send_to_that_number_is_rejected_opted_out(
     stack, asanak, push, send, text
@@ -498,7 +499,7 @@ def test_given_an_opt_out_when_others_are_sent_to_then_only_the_opted_out_number
     assert [r["to"] for r in stack.details("SMS Rejected")] == [SENDER]
 
 
-@pytest.mark.parametrize("text", ["لغو کنید", "please stop calling", "stop stop", "لغوش کن"])
+@pytest.mark.parametrize("text", ["لغو کنید", "please stop calling"])
 def test_given_a_text_that_merely_contains_a_keyword_when_pushed_then_no_opt_out(
     stack, asanak, push, send, text
 ):
@@ -510,7 +511,7 @@ def test_given_a_text_that_merely_contains_a_keyword_when_pushed_then_no_opt_out
     assert len(asanak.sent) == 1
 
 
-@pytest.mark.parametrize("opt_in_text", ["START", "عضویت", "شروع", "start "])
+@pytest.mark.parametrize("opt_in_text", ["START", "عضویت"])
 def test_given_an_opt_out_then_an_opt_in_when_sent_to_then_the_sms_goes_out(
     stack, asanak, push, send, opt_in_text
 ):

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sms_gateway.config import clear_settings_cache, poll_settings, receive_settings, send_settings
 from sms_gateway.credentials import SecretCredentials
 from sms_gateway.events import EventBridgePublisher
-from sms_gateway.poll import TrackingService
-from sms_gateway.provider import AsanakProvider
-from sms_gateway.receive import InboundService
-from sms_gateway.send import Metrics, SendService
+
+if TYPE_CHECKING:  # each handler imports only its own service's module, on first use
+    from sms_gateway.metrics import Metrics
+    from sms_gateway.poll import TrackingService
+    from sms_gateway.provider import AsanakProvider
+    from sms_gateway.receive import InboundService
+    from sms_gateway.send import SendService
 
 
 def utc_now() -> datetime:
@@ -39,6 +42,8 @@ def credentials(secret_id: str, max_age: int) -> SecretCredentials:
 def provider(
     secret_id: str, max_age: int, base_url: str, connect_timeout: float, read_timeout: float, pool_size: int
 ) -> AsanakProvider:
+    from sms_gateway.provider import AsanakProvider
+
     return AsanakProvider(
         credentials(secret_id, max_age),
         base_url=base_url,
@@ -62,6 +67,8 @@ def publisher(bus_name: str) -> EventBridgePublisher:
 
 @functools.cache
 def send_service(metrics: Metrics) -> SendService:
+    from sms_gateway.send import SendService
+
     settings = send_settings()
     common = settings.common
     return SendService(
@@ -95,6 +102,8 @@ def inbound_store(table_name: str) -> Any:
 
 @functools.cache
 def receive_service(metrics: Metrics) -> InboundService:
+    from sms_gateway.receive import InboundService
+
     settings = receive_settings()
     common = settings.common
     secret = credentials(common.secret_id, common.secret_max_age)
@@ -123,6 +132,8 @@ def tracking_store(table_name: str) -> Any:
 
 @functools.cache
 def poll_service(metrics: Metrics) -> TrackingService:
+    from sms_gateway.poll import TrackingService
+
     settings = poll_settings()
     common = settings.common
     return TrackingService(

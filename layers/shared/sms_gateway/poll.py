@@ -51,6 +51,12 @@ or PutEvents failed in between, a later run finds the token once the lease is ov
 event from the stored state (claiming the token first, so only one run does) and clears it. Only a
 crash between PutEvents and clearing the token, or a PutEvents batch that failed part-way, can repeat
 an event; consumers can dedupe on ``(msgid, status, final)``.
+
+Metrics (one set per run): ``StatusChanges``, ``Delivered``, ``Failed``, ``PartiallyDelivered``,
+``NoDeliveryReport``, ``Expired``, ``MsgStatusCalls`` (always); ``TimeToDelivery`` (Seconds, accepted →
+delivered, one value per delivery); ``InFlight`` and ``Backlog`` (still due) after the run; ``Credit``
+when read; and, when not zero, ``UnknownStatus``, ``ProviderError_<class>``, ``PublishFailures``,
+``Republished``, ``LostRaces``, ``RunsSkipped``.
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ from asanak.statuses import FOUR_HOURS, MessageStatus
 
 from sms_gateway import events
 from sms_gateway.events import PUT_EVENTS_BATCH, Event, EventPublisher
+from sms_gateway.metrics import Metrics, NoMetrics
 from sms_gateway.store import Message
 from sms_gateway.tracking import next_check_at
 
@@ -98,15 +105,6 @@ SAFETY_MARGIN_SECONDS = 15.0
 
 
 # -- ports -----------------------------------------------------------------------------------------
-class Metrics(Protocol):
-    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
-
-
-class NoMetrics:
-    def add_metric(self, name: str, unit: Any, value: float) -> None:
-        return None
-
-
 class StatusProvider(Protocol):
     def status(self, msgids: Sequence[str]) -> list[MessageStatus]: ...
 

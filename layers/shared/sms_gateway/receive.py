@@ -45,7 +45,7 @@ from asanak.numbers import to_ascii_digits
 
 from sms_gateway import events
 from sms_gateway.events import Event, EventPublisher
-from sms_gateway.send import Metrics, NoMetrics
+from sms_gateway.metrics import Metrics, NoMetrics
 
 logger = logging.getLogger("sms_gateway.receive")
 

@@ -29,7 +29,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 from asanak.client import MAX_BATCH, chunked
 from asanak.errors import (
@@ -43,6 +42,7 @@ from asanak.errors import (
 
 from sms_gateway import events
 from sms_gateway.events import Event, EventPublisher, Reason
+from sms_gateway.metrics import Metrics, NoMetrics
 from sms_gateway.provider import SmsProvider
 from sms_gateway.requests import PoisonRequest, SmsRequest, parse_request
 from sms_gateway.store import Message, MessageStore, State
@@ -53,15 +53,6 @@ logger = logging.getLogger("sms_gateway.send")
 # Refusals an operator fixes (top up credit, activate the sender, wait for tomorrow's limit):
 # the request is kept and retried, never dropped.
 ACCOUNT_REASONS = frozenset({"credentials", "inactive_sender", "out_of_credit", "daily_limit"})
-
-
-class Metrics(Protocol):
-    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
-
-
-class NoMetrics:
-    def add_metric(self, name: str, unit: Any, value: float) -> None:
-        return None
 
 
 @dataclass(frozen=True)
