@@ -10,7 +10,13 @@ import functools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sms_gateway.config import clear_settings_cache, poll_settings, receive_settings, send_settings
+from sms_gateway.config import (
+    CommonSettings,
+    clear_settings_cache,
+    poll_settings,
+    receive_settings,
+    send_settings,
+)
 from sms_gateway.credentials import SecretCredentials
 from sms_gateway.events import EventBridgePublisher
 
@@ -39,16 +45,15 @@ def credentials(secret_id: str, max_age: int) -> SecretCredentials:
 
 
 @functools.cache
-def provider(
-    secret_id: str, max_age: int, base_url: str, connect_timeout: float, read_timeout: float, pool_size: int
-) -> AsanakProvider:
+def provider(common: CommonSettings, pool_size: int) -> AsanakProvider:
+    """One Asanak adapter (and connection pool) per settings, shared by the warm invocations."""
     from sms_gateway.provider import AsanakProvider
 
     return AsanakProvider(
-        credentials(secret_id, max_age),
-        base_url=base_url,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
+        credentials(common.secret_id, common.secret_max_age),
+        base_url=common.asanak_base_url,
+        connect_timeout=common.connect_timeout,
+        read_timeout=common.read_timeout,
         pool_size=pool_size,
     )
 
@@ -74,14 +79,7 @@ def send_service(metrics: Metrics) -> SendService:
     return SendService(
         store=message_store(common.table_name),
         publisher=publisher(common.event_bus_name),
-        provider=provider(
-            common.secret_id,
-            common.secret_max_age,
-            common.asanak_base_url,
-            common.connect_timeout,
-            common.read_timeout,
-            settings.send_concurrency,
-        ),
+        provider=provider(common, settings.send_concurrency),
         default_sender=settings.default_sender,
         retention=timedelta(days=settings.retention_days),
         concurrency=settings.send_concurrency,
@@ -139,14 +137,7 @@ def poll_service(metrics: Metrics) -> TrackingService:
     return TrackingService(
         store=tracking_store(common.table_name),
         publisher=publisher(common.event_bus_name),
-        provider=provider(
-            common.secret_id,
-            common.secret_max_age,
-            common.asanak_base_url,
-            common.connect_timeout,
-            common.read_timeout,
-            settings.status_concurrency,
-        ),
+        provider=provider(common, settings.status_concurrency),
         clock=utc_now,
         tracking_horizon=timedelta(hours=settings.tracking_hours),
         concurrency=settings.status_concurrency,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
+import urllib3
 from asanak.client import AsanakClient
 from asanak.errors import CredentialsError
 
@@ -54,8 +55,6 @@ class AsanakProvider:
                 for stale in self._clients.values():
                     stale.close()
                 self._clients.clear()
-                import urllib3
-
                 pool = urllib3.PoolManager(maxsize=self._pool_size, retries=False)
                 client = AsanakClient(
                     self._base_url,
