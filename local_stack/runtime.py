@@ -24,9 +24,12 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,7 +129,7 @@ class LocalStack:
         log_level: str | None = None,
     ) -> None:
         self.log_level = log_level
-        self.aws_port = aws_port or _free_port()
+        self.aws_port = aws_port
         self.api_port = api_port or _free_port()
         self.sandbox_port = sandbox_port
         self.speed = speed
@@ -149,12 +152,8 @@ class LocalStack:
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> Endpoints:
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request at INFO
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
-        self._moto.start()
-        aws = f"http://127.0.0.1:{self._moto.get_host_and_port()[1]}"
+        aws = self._start_moto()
 
         if self.real_asanak:
             base_url = self.real_asanak["base_url"]
@@ -240,9 +239,35 @@ class LocalStack:
         if self.sandbox is not None:
             self.sandbox.stop()
         if self._moto is not None:
-            self._moto.stop()
+            self._moto.terminate()
+            try:
+                self._moto.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._moto.kill()
         with contextlib.suppress(FileNotFoundError):
             (self.state_dir / "endpoints.json").unlink()
+
+    def _start_moto(self) -> str:
+        """moto's server in a process of its own: the emulation and the functions use both cores."""
+        port = self.aws_port or _free_port()
+        self._moto = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._moto.poll() is not None:
+                raise RuntimeError(
+                    f"moto's server exited with {self._moto.returncode} (is port {port} free?)"
+                )
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                    return url
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"moto's server did not start on {url} within 30 s")
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
