@@ -70,17 +70,21 @@ class DynamoTrackingStore(TrackingStore):
         except PynamoDBException as exc:
             raise StoreError("could not read the messages due for a check") from exc
 
-    def count_in_flight(self, now: datetime) -> tuple[int, int]:
+    def count_in_flight(self) -> int:
+        try:
+            return sum(MessageItem.inflight.count(str(shard)) for shard in range(TRACK_SHARDS))
+        except PynamoDBException as exc:
+            raise StoreError("could not count the messages in flight") from exc
+
+    def count_due(self, now: datetime) -> int:
         upto = epoch(now)
         try:
-            in_flight = sum(MessageItem.inflight.count(str(shard)) for shard in range(TRACK_SHARDS))
-            due = sum(
+            return sum(
                 MessageItem.inflight.count(str(shard), MessageItem.next_check <= upto)
                 for shard in range(TRACK_SHARDS)
             )
         except PynamoDBException as exc:
-            raise StoreError("could not count the messages in flight") from exc
-        return in_flight, due
+            raise StoreError("could not count the messages due") from exc
 
     # -- writes ---------------------------------------------------------------------------------------
     def apply_change(

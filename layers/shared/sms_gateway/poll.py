@@ -9,7 +9,7 @@ One run (the poll function, on a schedule) does, within its time budget:
    in rounds of ``concurrency`` × 100.
 3. **msgstatus.** Each round is asked about in calls of at most 100 msgids, ``concurrency`` at once.
    A call that fails (provider unavailable, firewall, credentials) leaves its messages due for the
-   next run and counts ``ProviderError_<class>``; the run goes on.
+   next run and counts ``ProviderError_<kind>`` (:func:`error_kind`); the run goes on.
 4. **Changes.** What came back is applied by the rules below; each change publishes one
    ``SMS Status Changed`` event. Unchanged messages are only rescheduled (no event).
 5. **Budget.** No new round starts once the budget is spent; what is left stays due for the next run.
@@ -55,7 +55,7 @@ an event; consumers can dedupe on ``(msgid, status, final)``.
 Metrics (one set per run): ``StatusChanges``, ``Delivered``, ``Failed``, ``PartiallyDelivered``,
 ``NoDeliveryReport``, ``Expired``, ``MsgStatusCalls`` (always); ``TimeToDelivery`` (Seconds, accepted →
 delivered, one value per delivery); ``InFlight`` and ``Backlog`` (still due) after the run; ``Credit``
-when read; and, when not zero, ``UnknownStatus``, ``ProviderError_<class>``, ``PublishFailures``,
+when read; and, when not zero, ``UnknownStatus``, ``ProviderError_<kind>``, ``PublishFailures``,
 ``Republished``, ``LostRaces``, ``RunsSkipped``.
 """
 
@@ -76,7 +76,7 @@ from typing import Any, Protocol
 
 from asanak import statuses
 from asanak.client import MAX_BATCH, chunked
-from asanak.errors import AsanakError
+from asanak.errors import AsanakError, BlockedError, CredentialsError, RejectedError, RetryableError
 from asanak.statuses import FOUR_HOURS, MessageStatus
 
 from sms_gateway import events
@@ -99,6 +99,8 @@ RANKS: Mapping[int, int] = {-1: 0, 1: 10, 4: 20, 2: 30, 10: 35, 11: 35, 7: 40, 9
 PUBLISH_LEASE = timedelta(minutes=2)
 """How long a stored change waits for its own run to publish it before another run may (longer than
 any run: the function's timeout is 60 s)."""
+
+ACCOUNT_REASONS = frozenset({"inactive_sender", "out_of_credit", "daily_limit"})
 
 SAFETY_MARGIN_SECONDS = 15.0
 """Time kept free before the function's timeout: one msgstatus call (10 s read timeout) and its writes."""
@@ -160,8 +162,12 @@ class TrackingStore:
         """No change: check again at ``next_check`` (recording ``unknown_code`` when one was seen)."""
         raise NotImplementedError
 
-    def count_in_flight(self, now: datetime) -> tuple[int, int]:
-        """(messages in flight, of which due at ``now``), counted on the index."""
+    def count_in_flight(self) -> int:
+        """Messages in flight (in the index), counted on the index."""
+        raise NotImplementedError
+
+    def count_due(self, now: datetime) -> int:
+        """Messages in flight due at ``now``, counted on the index."""
         raise NotImplementedError
 
     def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
@@ -176,6 +182,20 @@ class TrackingStore:
 def run_budget(configured_seconds: float, remaining_seconds: float) -> float:
     """Seconds a run may start new work: the configured budget, but never into the safety margin."""
     return min(configured_seconds, remaining_seconds - SAFETY_MARGIN_SECONDS)
+
+
+def error_kind(error: AsanakError) -> str:
+    """The ``ProviderError_<kind>`` a failed call counts, in the send path's words (the alarms sum both):
+    ``unavailable``, ``blocked``, ``credentials``, ``account`` or ``rejected``."""
+    if isinstance(error, BlockedError):
+        return "blocked"
+    if isinstance(error, CredentialsError):
+        return "credentials"
+    if isinstance(error, RejectedError):
+        return "account" if error.reason in ACCOUNT_REASONS else "rejected"
+    if isinstance(error, RetryableError):
+        return "unavailable"
+    return "error"
 
 
 def accepted_at(message: Message) -> datetime:
@@ -378,7 +398,10 @@ class TrackingService:
                 if self._timer() >= deadline:
                     budget_spent = next(due, None) is not None
                     break
-            counted = self._store.count_in_flight(self._clock())
+            # Backlog: what was due and is still due. Without a spent budget that is only what a failed
+            # msgstatus call left, known without a query.
+            backlog = self._store.count_due(now) if budget_spent else tally.counts["LeftDue"]
+            counted = (self._store.count_in_flight(), backlog)
         finally:
             self._emit(tally, credit, counted)
         report = RunReport(
@@ -421,7 +444,7 @@ class TrackingService:
             answers = self._provider.status([m.msgid for m in chunk if m.msgid])
         except AsanakError as exc:
             answers = None
-            tally.add(f"ProviderError_{type(exc).__name__}")
+            tally.add(f"ProviderError_{error_kind(exc)}")
             logger.warning(
                 "msgstatus failed; these messages stay due for the next run",
                 extra={"error_class": type(exc).__name__, "error": str(exc), "messages": len(chunk)},
@@ -432,7 +455,9 @@ class TrackingService:
             seen = by_msgid.get(message.msgid or "")
             change = transition(message, seen, now, self._horizon)
             if change is None:
-                if answers is not None:  # no answer at all: leave it due
+                if answers is None:  # no answer at all: leave it due
+                    tally.add("LeftDue")
+                else:
                     self._reschedule(message, seen, now, tally)
                 continue
             token = uuid.uuid4().hex
@@ -516,7 +541,7 @@ class TrackingService:
         try:
             credit = self._provider.credit()
         except AsanakError as exc:
-            tally.add(f"ProviderError_{type(exc).__name__}")
+            tally.add(f"ProviderError_{error_kind(exc)}")
             logger.warning("getcredit failed", extra={"error_class": type(exc).__name__, "error": str(exc)})
             return None
         self._store.record_credit(credit, now)
@@ -528,7 +553,7 @@ class TrackingService:
         for name in ALWAYS_EMITTED:
             self._metrics.add_metric(name=name, unit="Count", value=counts[name])
         for name, count in sorted(counts.items()):
-            if name not in ALWAYS_EMITTED and name not in ("Due", "EventsPublished") and count:
+            if name not in ALWAYS_EMITTED and name not in ("Due", "EventsPublished", "LeftDue") and count:
                 self._metrics.add_metric(name=name, unit="Count", value=count)
         for seconds in tally.delivery_seconds:
             self._metrics.add_metric(name="TimeToDelivery", unit="Seconds", value=seconds)
