@@ -130,22 +130,15 @@ class SendService:
     def send_batch(self, envelopes: Sequence[Envelope]) -> BatchOutcome:
         outcome = BatchOutcome()
         plans: list[_Plan] = []
-        for envelope in envelopes:
-            try:
-                plan = self._prepare(envelope)
-            except PoisonRequest as poison:
-                try:
-                    self._reject_poison(envelope, poison)
-                except Exception as exc:  # publishing failed: retry the record, it will be rejected again
-                    outcome.failures[envelope.message_id] = exc
-            except Exception as exc:
-                logger.exception(
-                    "request could not be prepared", extra={"sqs_message_id": envelope.message_id}
-                )
-                outcome.failures[envelope.message_id] = exc
-            else:
-                if plan is not None:
-                    plans.append(plan)
+        # Records are independent until their recipients are grouped: prepare them concurrently.
+        workers = max(1, min(self._concurrency, len(envelopes)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare") as pool:
+            prepared = list(pool.map(self._prepare_safely, envelopes))
+        for envelope, (plan, failure) in zip(envelopes, prepared, strict=True):
+            if failure is not None:
+                outcome.failures[envelope.message_id] = failure
+            elif plan is not None:
+                plans.append(plan)
 
         chunks = self._chunks(plans)
         if chunks:
@@ -159,6 +152,20 @@ class SendService:
         return outcome
 
     # -- one request -------------------------------------------------------------------------------
+    def _prepare_safely(self, envelope: Envelope) -> tuple[_Plan | None, BaseException | None]:
+        """Prepare one record; return its plan, or the failure that must make SQS retry it."""
+        try:
+            return self._prepare(envelope), None
+        except PoisonRequest as poison:
+            try:
+                self._reject_poison(envelope, poison)
+            except Exception as exc:  # publishing failed: retry the record, it will be rejected again
+                return None, exc
+            return None, None
+        except Exception as exc:
+            logger.exception("request could not be prepared", extra={"sqs_message_id": envelope.message_id})
+            return None, exc
+
     def _reject_poison(self, envelope: Envelope, poison: PoisonRequest) -> None:
         logger.warning(
             "request rejected",
@@ -212,7 +219,7 @@ class SendService:
         pending = [number for number in request.recipients if number not in existing]
         opted_out = self._store.opted_out(pending) if pending else set()
 
-        if not claim.rejections_published:
+        if not claim.rejections_published and (request.invalid or opted_out):
             self._reject_invalid(request, opted_out)
             self._store.mark_rejections_published(request.request_id)
 
