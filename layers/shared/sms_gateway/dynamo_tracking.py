@@ -23,7 +23,6 @@ from sms_gateway.dynamo import epoch, to_message
 from sms_gateway.models import (
     CREDIT_PK,
     CREDIT_SK,
-    TRACK_SHARDS,
     CreditItem,
     MessageItem,
     bind_table,
@@ -32,6 +31,7 @@ from sms_gateway.models import (
 )
 from sms_gateway.poll import Change, TrackingStore
 from sms_gateway.store import Message, State, StoreError
+from sms_gateway.tracking import TRACK_SHARDS
 
 logger = logging.getLogger("sms_gateway.dynamo_tracking")
 

@@ -33,7 +33,6 @@ from pynamodb.models import Model
 
 UNBOUND = "unbound-table"
 INFLIGHT_INDEX = "inflight"
-TRACK_SHARDS = 4  # hash spread of the in-flight index; a poll run queries each shard
 
 
 class _Base(Model):

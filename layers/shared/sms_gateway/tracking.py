@@ -18,8 +18,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from sms_gateway.models import TRACK_SHARDS
-
+TRACK_SHARDS = 4  # hash spread of the in-flight index's key; a poll run queries each shard
 FIRST_CHECK_AFTER = timedelta(seconds=20)
 CADENCE: tuple[tuple[timedelta, timedelta], ...] = (
     (timedelta(minutes=5), timedelta(seconds=30)),
