@@ -29,12 +29,12 @@ help:
 # --- virtualenvs: (re)created when missing or when a pinned file changes -------------------------
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	$(SAM_VENV)/bin/python -m pip install --quiet --quiet --disable-pip-version-check -r requirements-sam.txt
 	@touch $@
 
 # --- the two commands ------------------------------------------------------------------------------
