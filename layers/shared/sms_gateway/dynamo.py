@@ -139,7 +139,7 @@ def warm_connections(*models: type[Any]) -> None:
 class DynamoMessageStore(MessageStore):
     def __init__(self, table_name: str) -> None:
         bind_table(table_name)
-        warm_connections(RequestItem, MessageItem, OptOutItem)
+        warm_connections(MessageItem)  # the one connection every model shares (see bind_table)
 
     def claim_request(
         self, *, request_id: str, owner: str, fingerprint: str, now: datetime, expires_at: datetime
@@ -226,11 +226,16 @@ class DynamoMessageStore(MessageStore):
         by_request: dict[str, set[str]] = {}
         for message in messages:
             by_request.setdefault(message.request_id, set()).add(message.to)
+
+        def write(request_id: str) -> None:  # one write per request, not per recipient
+            RequestItem(request_pk(request_id), REQUEST_SK).update(
+                actions=[RequestItem.published_to.add(by_request[request_id])],
+                condition=RequestItem.pk.exists(),
+            )
+
         try:
-            for request_id, numbers in by_request.items():  # one write per request, not per recipient
-                RequestItem(request_pk(request_id), REQUEST_SK).update(
-                    actions=[RequestItem.published_to.add(numbers)], condition=RequestItem.pk.exists()
-                )
+            with ThreadPoolExecutor(max_workers=min(WRITE_CONCURRENCY, len(by_request) or 1)) as pool:
+                list(pool.map(write, by_request))
         except PynamoDBException as exc:
             raise StoreError(f"could not mark {len(messages)} outcomes published") from exc
         for message in messages:

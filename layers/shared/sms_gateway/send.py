@@ -141,14 +141,19 @@ class SendService:
                 plans.append(plan)
 
         chunks = self._chunks(plans)
+        outbox: list[Message] = []  # outcomes stored by the provider calls, published together
         if chunks:
             workers = min(self._concurrency, len(chunks))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sendsms") as pool:
-                results = list(pool.map(self._send_chunk, chunks))
+                results = list(pool.map(lambda chunk: self._send_chunk(chunk, outbox), chunks))
             for chunk, failure in zip(chunks, results, strict=True):
                 if failure is not None:
                     for message_id in {plan.envelope.message_id for plan, _ in chunk}:
                         outcome.failures.setdefault(message_id, failure)
+        failure = self._publish_outcomes(outbox)
+        if failure is not None:  # stored but not published: the retry publishes them (never re-sends)
+            for message in outbox:
+                outcome.failures.setdefault(message.owner, failure)
         return outcome
 
     # -- one request -------------------------------------------------------------------------------
@@ -304,8 +309,11 @@ class SendService:
                 groups[(plan.request.sender, plan.request.text)].append((plan, message))
         return [chunk for items in groups.values() for chunk in chunked(items, MAX_BATCH)]
 
-    def _send_chunk(self, chunk: list[tuple[_Plan, Message]]) -> BaseException | None:
-        """Send one provider call's worth of recipients; return the error that must fail its records."""
+    def _send_chunk(self, chunk: list[tuple[_Plan, Message]], outbox: list[Message]) -> BaseException | None:
+        """Send one provider call's worth of recipients; return the error that must fail its records.
+
+        Messages whose outcome is stored go to ``outbox``: the batch publishes them all together.
+        """
         plan0 = chunk[0][0]
         messages = [message for _, message in chunk]
         sender, text = plan0.request.sender, plan0.request.text
@@ -320,19 +328,19 @@ class SendService:
         try:
             msgids = self._provider.send(sender, [message.to for message in messages], text)
         except AmbiguousError as exc:
-            return self._settle(messages, State.UNKNOWN, Reason.OUTCOME_UNKNOWN, exc, "ambiguous")
+            return self._settle(messages, State.UNKNOWN, Reason.OUTCOME_UNKNOWN, exc, "ambiguous", outbox)
         except RejectedError as exc:
             if exc.reason in ACCOUNT_REASONS:
                 return self._release(
                     messages, exc, "credentials" if isinstance(exc, CredentialsError) else "account"
                 )
-            return self._settle(messages, State.REJECTED, Reason.PROVIDER_REJECTED, exc, "rejected")
+            return self._settle(messages, State.REJECTED, Reason.PROVIDER_REJECTED, exc, "rejected", outbox)
         except BlockedError as exc:
             return self._release(messages, exc, "blocked")
         except RetryableError as exc:
             return self._release(messages, exc, "unavailable")
         except AsanakError as exc:  # a future error class: treat like an unknown outcome, never re-send
-            return self._settle(messages, State.UNKNOWN, Reason.OUTCOME_UNKNOWN, exc, "ambiguous")
+            return self._settle(messages, State.UNKNOWN, Reason.OUTCOME_UNKNOWN, exc, "ambiguous", outbox)
         except Exception as exc:
             # Not a provider answer (the secret could not be read, say): the client turns every failure
             # after the request went out into an AsanakError, so nothing was sent and a retry is safe.
@@ -366,9 +374,12 @@ class SendService:
             )
         self._metrics.add_metric(name="Accepted", unit="Count", value=len(messages))
         self._metrics.add_metric(name="PartsSent", unit="Count", value=sum(m.parts for m in messages))
-        return self._publish_outcomes(messages)
+        outbox.extend(messages)
+        return None
 
     def _publish_outcomes(self, messages: list[Message]) -> BaseException | None:
+        if not messages:
+            return None
         try:
             self._publisher.publish([_outcome_event(message) for message in messages])
             self._store.mark_published(messages)
@@ -395,7 +406,13 @@ class SendService:
         return error
 
     def _settle(
-        self, messages: list[Message], state: str, reason: str, error: BaseException, kind: str
+        self,
+        messages: list[Message],
+        state: str,
+        reason: str,
+        error: BaseException,
+        kind: str,
+        outbox: list[Message],
     ) -> BaseException | None:
         self._metrics.add_metric(name=f"ProviderError_{kind}", unit="Count", value=1)
         for message in messages:
@@ -412,4 +429,5 @@ class SendService:
         except Exception as exc:
             return exc
         self._count_rejected(reason, len(messages))
-        return self._publish_outcomes(messages)
+        outbox.extend(messages)
+        return None
