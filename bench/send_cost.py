@@ -1,0 +1,92 @@
+"""2. Send cost: handler wall time per message for SQS batches of 10 distinct requests.
+
+The sandbox answers every call in 150 ms. Each batch holds 10 independent requests (one recipient and
+one text each, so nothing can be grouped): ours sends them concurrently (bounded by
+``SEND_CONCURRENCY`` from the template), the naive sender one after another. The first invocation of
+each (clients built, secret read) is not timed; the figure is the median over the timed batches.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+
+from bench.provider_calls import naive_sender
+from bench.report import Row
+from bench.scale import Scale
+from bench.world import DynamoTally, World, number, sqs_event
+
+BATCH = 10
+TARGET = 5.0
+
+
+def _bodies(numbers: count[int]) -> list[dict[str, Any]]:
+    bodies = []
+    for _ in range(BATCH):
+        index = next(numbers)
+        bodies.append({"to": number(index, "0935"), "text": f"Order {index} has shipped"})
+    return bodies
+
+
+@dataclass
+class Timing:
+    per_message: float  # seconds, median over the timed batches
+    before_first_call: float  # seconds from the start of a batch to its first sendsms (median)
+    tally: DynamoTally
+
+
+def _timed(world: World, action: Callable[[], object], batches: int) -> Timing:
+    """Time ``batches`` calls of ``action`` (after one untimed warm-up)."""
+    action()
+    seconds, waits = [], []
+    with DynamoTally.counting() as tally:
+        for _ in range(batches):
+            seen = len(world.sandbox.calls)
+            began = world.sandbox.clock.now()
+            started = time.perf_counter()
+            action()
+            seconds.append(time.perf_counter() - started)
+            first = min(call.at for call in world.sandbox.calls[seen:] if call.method == "sendsms")
+            waits.append((first - began).total_seconds())
+    return Timing(statistics.median(seconds) / BATCH, statistics.median(waits), tally)
+
+
+def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]:
+    numbers = count()
+    rows = []
+    with World(latency=scale.latency) as world:
+        naive = naive_sender(world)
+        log("send cost: naive, sequential")
+        baseline = _timed(world, lambda: naive.handle(sqs_event(_bodies(numbers))), scale.send_batches)
+        template_concurrency = world.stack.function_env("SendFunction")["SEND_CONCURRENCY"]
+        settings = [(template_concurrency, f"SEND_CONCURRENCY={template_concurrency} as in template.yaml")]
+        if template_concurrency != str(BATCH):  # what a whole batch at once would give
+            settings.append((str(BATCH), f"SEND_CONCURRENCY={BATCH}, what-if"))
+        for concurrency, label in settings:
+            log(f"send cost: ours, {label}")
+            world.configure(SEND_CONCURRENCY=concurrency)
+            ours = _timed(world, lambda: world.send(_bodies(numbers)), scale.send_batches)
+            rows.append(
+                Row(
+                    f"send: handler time per message, batches of {BATCH} distinct, provider "
+                    f"{scale.latency * 1000:.0f} ms ({label})",
+                    ours.per_message * 1000,
+                    baseline.per_message * 1000,
+                    "ms/msg",
+                    target=f"≥ {TARGET:g}× faster",
+                    check=lambda row: (row.ratio or 0) >= TARGET,
+                )
+            )
+            sent = scale.send_batches * BATCH
+            notes.append(
+                f"Send ({label}): the first sendsms of a batch goes out "
+                f"{ours.before_first_call * 1000:.0f} ms after the batch starts (median); DynamoDB requests "
+                "per message: "
+                + ", ".join(f"{op} {n / sent:.1f}" for op, n in sorted(ours.tally.operations.items()))
+                + f" (naive: {baseline.tally.requests / sent:.1f} PutItem)."
+            )
+    return rows

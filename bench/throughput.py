@@ -1,0 +1,220 @@
+"""5. Throughput through the local stack: recipients per second, end to end, for a burst.
+
+``python -m local_stack`` runs as its own process on free ports (moto, the sandbox, the three
+handlers driven as Lambda drives them: the SQS event source with the template's batch size, batching
+window and concurrency). The sandbox is set to answer in 150 ms and given enough credit. The burst is
+queued the way a producer queues it (:func:`smsctl.producer.send_request`, one SQS message per
+request of 20 distinct numbers, each request its own text, so nothing is grouped across requests).
+
+The clock runs from the first ``SendMessage`` until the send queue is empty: a record leaves the
+queue only once the handler reported it done, that is once every recipient's ``SMS Accepted`` event
+was put on the bus. After the clock stops, every recipient is checked: accepted by the sandbox, and
+``accepted`` in the table (:func:`smsctl.producer.request_status`).
+
+No consumer is subscribed to the bus during the burst. In moto, an EventBridge rule delivering to an
+SQS queue (:class:`local_stack.tap.EventTap`) is expensive: with one on ``SMS Accepted``, 1,000
+recipients took 34 s instead of 14 s to leave the queue on this machine, and draining the 1,000
+delivered events took another 40 s. That measures moto; in AWS the delivery is EventBridge's work, not
+the function's. The poll schedule is pushed out of the way (``--poll-every``): in AWS it runs in its
+own Lambda, here it would share the process and moto with the send function.
+
+The naive sender runs against the same moto and sandbox on the same kind of requests. Its
+rate does not depend on the size of the burst (one sequential call per recipient), so it is measured
+on the first ``naive_burst`` recipients only: at 150 ms a call, all 2,000 would take over 5 minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.naive import NaiveSender
+from bench.report import HIGHER, Row
+from bench.scale import Scale
+from bench.world import number, sqs_event
+
+ROOT = Path(__file__).resolve().parent.parent
+PER_REQUEST = 20
+START_TIMEOUT = 90.0
+# The poll function runs in its own Lambda in AWS; locally it would share the process and moto with the
+# send function, so it is kept from running during the burst (it is not part of sending).
+POLL_EVERY = 3600
+
+
+def _control(sandbox_url: str, name: str, payload: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{sandbox_url}/_sandbox/{name}",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+def _queue_empty(sqs: Any, queue_url: str) -> bool:
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return all(int(attributes.get(name, 0)) == 0 for name in names)
+
+
+def _requests(count: int, offset: int) -> list[dict[str, Any]]:
+    from smsctl.producer import build_request
+
+    return [
+        build_request(
+            [number(offset + r * PER_REQUEST + k, "0919") for k in range(PER_REQUEST)],
+            f"Burst request {offset + r}: your appointment is tomorrow at 10",
+        )
+        for r in range(count // PER_REQUEST)
+    ]
+
+
+class LocalStackProcess:
+    """``python -m local_stack`` on free ports, its endpoints read from its state directory."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.log_path = state_dir / "local_stack.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> dict[str, Any]:
+        command = [
+            sys.executable,
+            "-m",
+            "local_stack",
+            "--aws-port",
+            "0",
+            "--api-port",
+            "0",
+            "--sandbox-port",
+            "0",
+            "--state-dir",
+            str(self.state_dir),
+            "--poll-every",
+            str(POLL_EVERY),
+            "--quiet",
+        ]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ
+            )
+        endpoints = self.state_dir / "endpoints.json"
+        deadline = time.monotonic() + START_TIMEOUT
+        while not endpoints.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local stack did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        data: dict[str, Any] = json.loads(endpoints.read_text())
+        return data
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]:
+    import boto3
+    from asanak.client import AsanakClient
+
+    from local_stack.runtime import DEFAULT_SENDER, SANDBOX_PASSWORD, SANDBOX_USER
+    from smsctl.producer import Target, request_status, send_request
+
+    with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp, LocalStackProcess(Path(tmp)) as endpoints:
+        sandbox_url = endpoints["asanak"].split("/webservice/", 1)[0]
+        _control(sandbox_url, "latency", {"latency": scale.latency})
+        _control(sandbox_url, "credit", {"credit": str(10**9)})
+
+        def client(service: str) -> Any:
+            return boto3.client(
+                service,
+                region_name=endpoints["region"],
+                endpoint_url=endpoints["aws"],
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
+            )
+
+        target = Target(
+            endpoints["queue_url"],
+            endpoints["table_name"],
+            endpoints["bus_name"],
+            endpoints["aws"],
+            endpoints["region"],
+        )
+        sqs = client("sqs")
+        requests = _requests(scale.burst, 0)
+        log(f"throughput: {scale.burst:,} recipients through the local stack")
+        started = time.perf_counter()
+        request_ids = [send_request(target, request, sqs) for request in requests]
+        queued = time.perf_counter() - started
+        deadline = started + max(120.0, scale.burst * 0.15)
+        while not _queue_empty(sqs, target.queue_url) and time.perf_counter() < deadline:
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - started
+
+        dynamodb = client("dynamodb")
+        states = Counter(
+            row["state"] for request_id in request_ids for row in request_status(target, request_id, dynamodb)
+        )
+        with urllib.request.urlopen(f"{sandbox_url}/_sandbox/calls", timeout=30) as response:
+            provider_accepted = sum(
+                call["count"]
+                for call in json.load(response)
+                if call["method"] == "sendsms" and call["status"] == 200
+            )
+        accepted = states["accepted"]
+        if accepted != scale.burst or provider_accepted != scale.burst:
+            notes.append(
+                f"Throughput: of {scale.burst:,} recipients, {accepted:,} are accepted in the table and "
+                f"{provider_accepted:,} by the sandbox when the queue was empty ({dict(states)})."
+            )
+        ours = accepted / elapsed
+
+        log(f"throughput: naive sender, {scale.naive_burst} recipients")
+        naive = NaiveSender(
+            client=AsanakClient(endpoints["asanak"], SANDBOX_USER, SANDBOX_PASSWORD),
+            dynamodb=client("dynamodb"),
+            events=client("events"),
+            table=endpoints["table_name"],
+            bus=endpoints["bus_name"],
+            default_sender=DEFAULT_SENDER,
+        )
+        event = sqs_event(_requests(scale.naive_burst, scale.burst))
+        started = time.perf_counter()
+        sent = naive.handle(event)
+        baseline = sent / (time.perf_counter() - started)
+
+    notes.append(
+        f"Throughput: {accepted:,} recipients in {elapsed:.1f} s end to end "
+        f"(queuing the {len(requests)} SQS messages took {queued:.1f} s of it); "
+        f"the naive sender sent {sent} in {sent / baseline:.1f} s."
+    )
+    return [
+        Row(
+            f"throughput through the local stack: {scale.burst:,}-recipient burst, provider "
+            f"{scale.latency * 1000:.0f} ms",
+            ours,
+            baseline,
+            "recipients/s",
+            better=HIGHER,
+        )
+    ]
