@@ -9,20 +9,33 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 
 class EventTap:
-    def __init__(self, sqs: Any, events: Any, bus_name: str) -> None:
+    def __init__(
+        self, sqs: Any, events: Any, bus_name: str, pattern: Mapping[str, Any] | None = None
+    ) -> None:
+        """Tap every ``asanak.sms`` event, or those that also match ``pattern`` (an EventBridge pattern)."""
         self._sqs = sqs
-        name = f"tap-{uuid.uuid4().hex[:8]}"
+        self._events = events
+        self._bus_name = bus_name
+        self.name = name = f"tap-{uuid.uuid4().hex[:8]}"
         self.queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        events.put_rule(Name=name, EventBusName=bus_name, EventPattern=json.dumps({"source": ["asanak.sms"]}))
+        rule = {**(pattern or {}), "source": ["asanak.sms"]}
+        events.put_rule(Name=name, EventBusName=bus_name, EventPattern=json.dumps(rule))
         events.put_targets(Rule=name, EventBusName=bus_name, Targets=[{"Id": "tap", "Arn": arn}])
         self.seen: list[dict[str, Any]] = []
+
+    def close(self) -> None:
+        """Remove the rule and its queue: a tap nobody drains would fill up with every event published."""
+        self._events.remove_targets(Rule=self.name, EventBusName=self._bus_name, Ids=["tap"])
+        self._events.delete_rule(Name=self.name, EventBusName=self._bus_name)
+        self._sqs.delete_queue(QueueUrl=self.queue_url)
 
     def drain(self) -> list[dict[str, Any]]:
         """Fetch what arrived since the last call; returns the new events (also kept in ``seen``)."""
