@@ -25,14 +25,8 @@ on the first ``naive_burst`` recipients only: at 150 ms a call, all 2,000 would 
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +36,8 @@ from bench.naive import NaiveSender
 from bench.report import HIGHER, Row
 from bench.scale import Scale
 from bench.world import number, sqs_event
+from local_stack.process import SandboxControl, StackProcess
+from local_stack.runtime import Endpoints
 
 ROOT = Path(__file__).resolve().parent.parent
 PER_REQUEST = 20
@@ -49,16 +45,6 @@ START_TIMEOUT = 90.0
 # The poll function runs in its own Lambda in AWS; locally it would share the process and moto with the
 # send function, so it is kept from running during the burst (it is not part of sending).
 POLL_EVERY = 3600
-
-
-def _control(sandbox_url: str, name: str, payload: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        f"{sandbox_url}/_sandbox/{name}",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=10).read()
 
 
 def _queue_empty(sqs: Any, queue_url: str) -> bool:
@@ -83,125 +69,75 @@ def _requests(count: int, offset: int) -> list[dict[str, Any]]:
     ]
 
 
-class LocalStackProcess:
-    """``python -m local_stack`` on free ports, its endpoints read from its state directory."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.log_path = state_dir / "local_stack.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> dict[str, Any]:
-        command = [
-            sys.executable,
-            "-m",
-            "local_stack",
-            "--aws-port",
-            "0",
-            "--api-port",
-            "0",
-            "--sandbox-port",
-            "0",
-            "--state-dir",
-            str(self.state_dir),
-            "--poll-every",
-            str(POLL_EVERY),
-            "--quiet",
-        ]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ
-            )
-        endpoints = self.state_dir / "endpoints.json"
-        deadline = time.monotonic() + START_TIMEOUT
-        while not endpoints.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local stack did not start:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        data: dict[str, Any] = json.loads(endpoints.read_text())
-        return data
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp:
+        stack = StackProcess(Path(tmp), poll_every=POLL_EVERY)
+        try:
+            return _measure(scale, log, notes, stack.start(timeout=START_TIMEOUT))
+        finally:
+            stack.interrupt(timeout=30)
+
+
+def _measure(scale: Scale, log: Callable[[str], None], notes: list[str], endpoints: Endpoints) -> list[Row]:
     import boto3
     from asanak.client import AsanakClient
 
     from local_stack.runtime import DEFAULT_SENDER, SANDBOX_PASSWORD, SANDBOX_USER
-    from smsctl.producer import Target, request_status, send_request
+    from smsctl.producer import request_status, send_request
 
-    with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp, LocalStackProcess(Path(tmp)) as endpoints:
-        sandbox_url = endpoints["asanak"].split("/webservice/", 1)[0]
-        _control(sandbox_url, "latency", {"latency": scale.latency})
-        _control(sandbox_url, "credit", {"credit": str(10**9)})
+    sandbox = SandboxControl(endpoints.sandbox_url)
+    sandbox.set_latency(scale.latency)
+    sandbox.set_credit(10**9)
 
-        def client(service: str) -> Any:
-            return boto3.client(
-                service,
-                region_name=endpoints["region"],
-                endpoint_url=endpoints["aws"],
-                aws_access_key_id="local",
-                aws_secret_access_key="local",
-            )
-
-        target = Target(
-            endpoints["queue_url"],
-            endpoints["table_name"],
-            endpoints["bus_name"],
-            endpoints["aws"],
-            endpoints["region"],
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=endpoints.region,
+            endpoint_url=endpoints.aws,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
         )
-        sqs = client("sqs")
-        requests = _requests(scale.burst, 0)
-        log(f"throughput: {scale.burst:,} recipients through the local stack")
-        started = time.perf_counter()
-        request_ids = [send_request(target, request, sqs) for request in requests]
-        queued = time.perf_counter() - started
-        deadline = started + max(120.0, scale.burst * 0.15)
-        while not _queue_empty(sqs, target.queue_url) and time.perf_counter() < deadline:
-            time.sleep(0.1)
-        elapsed = time.perf_counter() - started
 
-        dynamodb = client("dynamodb")
-        states = Counter(
-            row["state"] for request_id in request_ids for row in request_status(target, request_id, dynamodb)
-        )
-        with urllib.request.urlopen(f"{sandbox_url}/_sandbox/calls", timeout=30) as response:
-            provider_accepted = sum(
-                call["count"]
-                for call in json.load(response)
-                if call["method"] == "sendsms" and call["status"] == 200
-            )
-        accepted = states["accepted"]
-        if accepted != scale.burst or provider_accepted != scale.burst:
-            notes.append(
-                f"Throughput: of {scale.burst:,} recipients, {accepted:,} are accepted in the table and "
-                f"{provider_accepted:,} by the sandbox when the queue was empty ({dict(states)})."
-            )
-        ours = accepted / elapsed
+    target = endpoints.target
+    sqs = client("sqs")
+    requests = _requests(scale.burst, 0)
+    log(f"throughput: {scale.burst:,} recipients through the local stack")
+    started = time.perf_counter()
+    request_ids = [send_request(target, request, sqs) for request in requests]
+    queued = time.perf_counter() - started
+    deadline = started + max(120.0, scale.burst * 0.15)
+    while not _queue_empty(sqs, target.queue_url) and time.perf_counter() < deadline:
+        time.sleep(0.1)
+    elapsed = time.perf_counter() - started
 
-        log(f"throughput: naive sender, {scale.naive_burst} recipients")
-        naive = NaiveSender(
-            client=AsanakClient(endpoints["asanak"], SANDBOX_USER, SANDBOX_PASSWORD),
-            dynamodb=client("dynamodb"),
-            events=client("events"),
-            table=endpoints["table_name"],
-            bus=endpoints["bus_name"],
-            default_sender=DEFAULT_SENDER,
+    dynamodb = client("dynamodb")
+    states = Counter(
+        row["state"] for request_id in request_ids for row in request_status(target, request_id, dynamodb)
+    )
+    provider_accepted = sum(
+        call["count"] for call in sandbox.calls() if call["method"] == "sendsms" and call["status"] == 200
+    )
+    accepted = states["accepted"]
+    if accepted != scale.burst or provider_accepted != scale.burst:
+        notes.append(
+            f"Throughput: of {scale.burst:,} recipients, {accepted:,} are accepted in the table and "
+            f"{provider_accepted:,} by the sandbox when the queue was empty ({dict(states)})."
         )
-        event = sqs_event(_requests(scale.naive_burst, scale.burst))
-        started = time.perf_counter()
-        sent = naive.handle(event)
-        baseline = sent / (time.perf_counter() - started)
+    ours = accepted / elapsed
+
+    log(f"throughput: naive sender, {scale.naive_burst} recipients")
+    naive = NaiveSender(
+        client=AsanakClient(endpoints.asanak, SANDBOX_USER, SANDBOX_PASSWORD),
+        dynamodb=client("dynamodb"),
+        events=client("events"),
+        table=endpoints.table_name,
+        bus=endpoints.bus_name,
+        default_sender=DEFAULT_SENDER,
+    )
+    event = sqs_event(_requests(scale.naive_burst, scale.burst))
+    started = time.perf_counter()
+    sent = naive.handle(event)
+    baseline = sent / (time.perf_counter() - started)
 
     notes.append(
         f"Throughput: {accepted:,} recipients in {elapsed:.1f} s end to end "

@@ -12,7 +12,7 @@ from typing import Any
 
 from local_stack.runtime import DEFAULT_SENDER, LocalStack
 from local_stack.tap import EventTap
-from smsctl.producer import Target, build_request, send_request
+from smsctl.producer import build_request, send_request
 
 TIME_LIMIT = 90.0
 REPLY_FROM = "09121234567"
@@ -38,9 +38,7 @@ def _line(event: dict[str, Any]) -> str:
 def run_demo(stack: LocalStack) -> int:
     endpoints = stack.endpoints
     assert endpoints is not None
-    target = Target(
-        endpoints.queue_url, endpoints.table_name, endpoints.bus_name, endpoints.aws, endpoints.region
-    )
+    target = endpoints.target
     tap = EventTap(target.client("sqs"), target.client("events"), endpoints.bus_name)
     if stack.sandbox is not None:
         stack.sandbox.script("989351234567", [(0, 1), (5, 2), (15, 5)])  # this handset never gets it

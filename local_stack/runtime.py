@@ -40,6 +40,7 @@ from typing import Any
 import boto3
 
 from local_stack.template import ROOT, Stack, provision
+from smsctl.producer import Target
 
 log = logging.getLogger("local_stack")
 
@@ -111,6 +112,22 @@ class Endpoints:
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2)
+
+    @classmethod
+    def read(cls, path: Path) -> Endpoints:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+    @property
+    def target(self) -> Target:
+        """Where producers send: the queue, table and bus on this stack's AWS endpoint."""
+        return Target(self.queue_url, self.table_name, self.bus_name, self.aws, self.region)
+
+    @property
+    def sandbox_url(self) -> str:
+        """The sandbox's ``scheme://host:port``: its control plane is under ``/_sandbox/`` there."""
+        parts = urllib.parse.urlsplit(self.asanak)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 class LocalStack:

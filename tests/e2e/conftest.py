@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.surfaces import BusWatch, Endpoints, SandboxControl, StackProcess
+from local_stack.process import SandboxControl, StackProcess
+from local_stack.runtime import Endpoints
+from tests.e2e.surfaces import BusWatch
 
 SPEED = 20.0
 RETRY_AFTER = 1.0

@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 
+from local_stack.process import SandboxControl
+from local_stack.runtime import Endpoints
 from smsctl.producer import build_request, send_request
 from tests.e2e.conftest import RETRY_AFTER, SPEED
-from tests.e2e.surfaces import BusWatch, Endpoints, SandboxControl, queue_depth, wait_until
+from tests.e2e.surfaces import BusWatch, queue_depth, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
