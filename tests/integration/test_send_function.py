@@ -328,3 +328,44 @@ def test_no_log_line_or_event_contains_the_password_or_token(stack, asanak, send
     assert stack.inbound_token not in captured
     assert any(r.getMessage() == "sms accepted" for r in log_records)  # the logs were captured at all
     assert any("outcome unknown" in r.getMessage() or r.levelname == "ERROR" for r in log_records)
+
+
+def test_given_a_concurrent_delivery_owns_some_recipients_then_ours_are_released_and_nothing_is_lost(
+    stack, asanak, send
+):
+    # SQS may hand the same message to two invocations at once. Simulate the other one having
+    # already recorded and sent the second recipient when ours records its intents.
+    from datetime import UTC, datetime, timedelta
+
+    from sms_gateway.dynamo import DynamoMessageStore
+    from sms_gateway.store import Message, State
+
+    store = DynamoMessageStore(stack.table_name)
+    now = datetime.now(UTC)
+    other = Message(
+        request_id="m-concurrent",
+        to="989351234567",
+        sender="982164063188",
+        owner="m-concurrent",
+        state=State.SENDING,
+        parts=1,
+        meta=None,
+        created_at=now,
+        expires_at=now + timedelta(days=1),
+    )
+    store.record_intents([other])
+    other.msgid, other.accepted_at, other.next_check = "7000001", now, now + timedelta(seconds=20)
+    store.mark_accepted([other])
+    event = sqs_event({"to": ["09121234567", "09351234567"], "text": "race"}, message_ids=["m-concurrent"])
+
+    assert failed_ids(send(event)) == {"m-concurrent"}  # our intent conflicted: nothing sent, retry
+    assert asanak.sent == []
+    assert [i["sk"]["S"] for i in stack.items("REQ#m-concurrent") if i["sk"]["S"].startswith("TO#")] == [
+        "TO#989351234567"
+    ]  # our intent for the first recipient was released, the other delivery's item is untouched
+
+    assert send(event) == {"batchItemFailures": []}  # the redelivery completes the request
+
+    assert [s.destination for s in asanak.sent] == ["989121234567"]
+    assert sorted(d["to"] for d in stack.details("SMS Accepted")) == ["989121234567", "989351234567"]
+    assert stack.details("SMS Rejected") == []

@@ -106,10 +106,12 @@ def for_each(messages: Sequence[Message], write: Callable[[Message], object]) ->
         return
     conflicts: list[str] = []
     failures: list[BaseException] = []
+    written: list[Message] = []
 
     def run(message: Message) -> None:
         try:
             write(message)
+            written.append(message)
         except (PutError, UpdateError, DeleteError) as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 conflicts.append(message.to)
@@ -124,9 +126,11 @@ def for_each(messages: Sequence[Message], write: Callable[[Message], object]) ->
         with ThreadPoolExecutor(max_workers=min(WRITE_CONCURRENCY, len(messages))) as pool:
             list(pool.map(run, messages))
     if failures:
-        raise StoreError(f"{len(failures)} of {len(messages)} writes failed: {failures[0]}") from failures[0]
+        raise StoreError(
+            f"{len(failures)} of {len(messages)} writes failed: {failures[0]}", written
+        ) from failures[0]
     if conflicts:
-        raise IntentConflict(f"{len(conflicts)} recipients were not in the expected state")
+        raise IntentConflict(f"{len(conflicts)} recipients were not in the expected state", written)
 
 
 def warm_connections(*models: type[Any]) -> None:

@@ -320,9 +320,17 @@ class SendService:
         try:
             self._store.record_intents(messages)
         except Exception as exc:
+            # Nothing was sent. Forget the intents this attempt did record (a concurrent delivery of
+            # the same SQS message may own the others), so the retry can send them.
             logger.exception(
                 "could not record intent; nothing sent", extra={"request_id": plan0.request.request_id}
             )
+            written = getattr(exc, "written", [])
+            if written:
+                try:
+                    self._store.release_intents(written)
+                except Exception:  # they stay 'sending': a redelivery reports them outcome_unknown
+                    logger.exception("could not release intents")
             return exc
         started = time.perf_counter()
         try:

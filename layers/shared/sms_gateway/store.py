@@ -65,7 +65,14 @@ class Claim:
 
 
 class StoreError(RuntimeError):
-    """The store could not do what was asked (wraps the underlying client error)."""
+    """The store could not do what was asked (wraps the underlying client error).
+
+    ``written`` lists the messages whose write did succeed when a group write failed part-way.
+    """
+
+    def __init__(self, message: str, written: Sequence[Message] = ()) -> None:
+        super().__init__(message)
+        self.written = list(written)
 
 
 class IntentConflict(StoreError):
