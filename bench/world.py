@@ -22,11 +22,13 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import boto3
+
+from local_stack import lambda_events
+from local_stack.lambda_events import LambdaContext
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -44,18 +46,6 @@ PROCESS_ENV = {
 }
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "bench-function"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:bench-function"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
 def number(index: int, prefix: str = "0912") -> str:
     """A distinct, valid Iranian mobile number for each ``index`` (below 10 million)."""
     return f"{prefix}{index:07d}"
@@ -63,28 +53,7 @@ def number(index: int, prefix: str = "0912") -> str:
 
 def sqs_event(bodies: list[dict[str, Any]]) -> dict[str, Any]:
     """An SQS event as Lambda's event source mapping delivers it (one record per request body)."""
-    records = []
-    for body in bodies:
-        message_id = str(uuid.uuid4())
-        records.append(
-            {
-                "messageId": message_id,
-                "receiptHandle": f"handle-{message_id}",
-                "body": json.dumps(body, ensure_ascii=False),
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1732000000000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1732000000001",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "0" * 32,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": QUEUE_ARN,
-                "awsRegion": REGION,
-            }
-        )
-    return {"Records": records}
+    return lambda_events.sqs_event(*bodies, queue_arn=QUEUE_ARN)
 
 
 SCHEDULED_EVENT = {

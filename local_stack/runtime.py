@@ -32,13 +32,14 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from local_stack.lambda_events import LambdaContext, sqs_record
 from local_stack.template import ROOT, Stack, provision
 from smsctl.producer import Target
 
@@ -47,22 +48,6 @@ log = logging.getLogger("local_stack")
 DEFAULT_SENDER = "982164063188"
 SANDBOX_USER = "local-user"
 SANDBOX_PASSWORD = "local-password"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    timeout_s: int
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:eu-west-1:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
 
 
 class SimClock:
@@ -374,17 +359,15 @@ class LocalStack:
 
     @staticmethod
     def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": message.get("MessageAttributes", {}),
-            "md5OfBody": message.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": queue_arn,
-            "awsRegion": os.environ["AWS_DEFAULT_REGION"],
-        }
+        return sqs_record(
+            message["Body"],
+            message_id=message["MessageId"],
+            receipt_handle=message["ReceiptHandle"],
+            attributes=message.get("Attributes", {}),
+            message_attributes=message.get("MessageAttributes", {}),
+            md5_of_body=message.get("MD5OfBody", ""),
+            queue_arn=queue_arn,
+        )
 
     # -- poll: the schedule ----------------------------------------------------------------------------
     def _start_schedule(self) -> None:

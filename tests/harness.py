@@ -8,13 +8,12 @@ Published events are captured through a real EventBridge rule that targets an SQ
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from local_stack.lambda_events import LambdaContext, sqs_event, sqs_record  # noqa: F401 - the tests' imports
 from local_stack.tap import EventTap
 from local_stack.template import Stack
 
@@ -37,52 +36,6 @@ def assert_matches_schema(event: dict[str, Any]) -> None:
 
 
 FUNCTIONS = {"send": "SendFunction", "poll": "PollFunction", "receive": "ReceiveFunction"}
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-def sqs_record(
-    body: str,
-    *,
-    message_id: str | None = None,
-    receive_count: int = 1,
-    queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:send",
-) -> dict[str, Any]:
-    message_id = message_id or str(uuid.uuid4())
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"handle-{message_id}",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": str(receive_count),
-            "SentTimestamp": "1732000000000",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1732000000001",
-        },
-        "messageAttributes": {},
-        "md5OfBody": "0" * 32,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": "eu-west-1",
-    }
-
-
-def sqs_event(*bodies: Any, message_ids: list[str] | None = None) -> dict[str, Any]:
-    records = []
-    for index, body in enumerate(bodies):
-        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-        records.append(sqs_record(text, message_id=message_ids[index] if message_ids else None))
-    return {"Records": records}
 
 
 class Harness:
