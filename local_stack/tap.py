@@ -60,11 +60,16 @@ class EventTap:
 
     def wait_for(self, predicate: Any, timeout: float, interval: float = 0.2) -> bool:
         """Drain until ``predicate(self)`` is true or ``timeout`` seconds pass."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.drain()
-            if predicate(self):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(interval)
+        return drain_until(self, predicate, timeout=timeout, interval=interval)
+
+
+def drain_until(watch: Any, predicate: Any, *, timeout: float, interval: float = 0.2) -> bool:
+    """Call ``watch.drain()`` until ``predicate(watch)`` holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        watch.drain()
+        if predicate(watch):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

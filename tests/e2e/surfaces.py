@@ -16,7 +16,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from local_stack.tap import EventTap
+from local_stack.tap import EventTap, drain_until
 from tests.harness import SCHEMA_FILES, SCHEMAS
 
 SOURCE = "asanak.sms"
@@ -106,14 +106,7 @@ class BusWatch:
         self, predicate: Callable[[BusWatch], bool], *, timeout: float, interval: float = 0.2
     ) -> bool:
         """Drain until ``predicate(self)`` holds (True) or ``timeout`` seconds pass (False)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.drain()
-            if predicate(self):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(interval)
+        return drain_until(self, predicate, timeout=timeout, interval=interval)
 
 
 # -- the queues -------------------------------------------------------------------------------------
