@@ -369,3 +369,33 @@ def test_given_a_concurrent_delivery_owns_some_recipients_then_ours_are_released
     assert [s.destination for s in asanak.sent] == ["989121234567"]
     assert sorted(d["to"] for d in stack.details("SMS Accepted")) == ["989121234567", "989351234567"]
     assert stack.details("SMS Rejected") == []
+
+
+def test_given_a_refused_request_redriven_under_a_new_message_id_then_it_is_sent_once_not_dropped(
+    stack, asanak, send
+):
+    body = {"to": ["09121234567", "09351234567"], "text": "redrive me", "id": "order-77"}
+    asanak.inject(Fault("http_503", method="sendsms", times=5))
+    assert failed_ids(send(sqs_event(body, message_ids=["original"]))) == {"original"}
+    asanak.clear_faults()
+
+    # The operator redrives it from the DLQ: the same body arrives as another SQS message.
+    assert send(sqs_event(body, message_ids=["redriven"])) == {"batchItemFailures": []}
+    assert sorted(s.destination for s in asanak.sent) == ["989121234567", "989351234567"]
+
+    send(sqs_event(body, message_ids=["original"]))  # the first one comes back too: nothing more
+    send(sqs_event(body, message_ids=["redriven"]))
+    assert len(asanak.sent) == 2
+    assert len(stack.details("SMS Accepted")) == 2
+    assert stack.details("SMS Rejected") == []
+
+
+def test_given_an_id_reused_for_different_content_then_rejected_and_nothing_sent(stack, asanak, send):
+    send(sqs_event({"to": "09121234567", "text": "first", "id": "reused"}, message_ids=["a"]))
+
+    response = send(sqs_event({"to": "09351234567", "text": "second", "id": "reused"}, message_ids=["b"]))
+
+    assert response == {"batchItemFailures": []}
+    assert [s.text for s in asanak.sent] == ["first"]
+    [rejected] = stack.details("SMS Rejected")
+    assert (rejected["request_id"], rejected["reason"]) == ("reused", "duplicate_id")

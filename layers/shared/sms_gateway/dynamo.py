@@ -164,12 +164,25 @@ class DynamoMessageStore(MessageStore):
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                return Claim(first_attempt=False, duplicate=True, rejections_published=True)
+                return self._duplicate_claim(request_id)
             raise StoreError(f"could not claim request {request_id}: {exc.cause_response_code}") from exc
         return Claim(
             first_attempt=int(item.attempts) == 1,
             duplicate=False,
             rejections_published=bool(item.rejections_published),
+        )
+
+    @staticmethod
+    def _duplicate_claim(request_id: str) -> Claim:
+        try:
+            stored = RequestItem.get(request_pk(request_id), REQUEST_SK, consistent_read=True)
+        except PynamoDBException as exc:
+            raise StoreError(f"could not read request {request_id}") from exc
+        return Claim(
+            first_attempt=False,
+            duplicate=True,
+            rejections_published=bool(stored.rejections_published),
+            fingerprint=stored.fingerprint,
         )
 
     def messages_of(self, request_id: str) -> dict[str, Message]:

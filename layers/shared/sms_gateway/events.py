@@ -30,6 +30,7 @@ class Reason:
     OPTED_OUT = "opted_out"
     PROVIDER_REJECTED = "provider_rejected"
     OUTCOME_UNKNOWN = "outcome_unknown"
+    DUPLICATE_ID = "duplicate_id"  # the id was already used, within the retention, for other content
 
 
 @dataclass(frozen=True)

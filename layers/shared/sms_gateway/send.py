@@ -216,9 +216,26 @@ class SendService:
         )
         log = {"request_id": request.request_id, "sqs_message_id": envelope.message_id}
         if claim.duplicate:
-            logger.info("duplicate request id: already handled by another message, nothing sent", extra=log)
+            # Another SQS message carried this id: a producer's retry, or the same request redriven
+            # from the DLQ under a new message id. Recipients it already stored are never sent again;
+            # any it did not (released after a refusal) are sent now, so a redrive is not dropped.
             self._metrics.add_metric(name="DuplicateRequests", unit="Count", value=1)
-            return None
+            if claim.fingerprint != request.fingerprint:
+                logger.warning("request id reused for different content: rejected", extra=log)
+                self._publisher.publish(
+                    [
+                        events.sms_rejected(
+                            request_id=request.request_id,
+                            to=None,
+                            reason=Reason.DUPLICATE_ID,
+                            message="this id was already used for a different request; nothing was sent",
+                            meta=request.meta,
+                        )
+                    ]
+                )
+                self._count_rejected(Reason.DUPLICATE_ID)
+                return None
+            logger.info("duplicate request id: only recipients not yet stored are sent", extra=log)
 
         existing = {} if claim.first_attempt else self._store.messages_of(request.request_id)
         pending = [number for number in request.recipients if number not in existing]
@@ -228,7 +245,8 @@ class SendService:
             self._reject_invalid(request, opted_out)
             self._store.mark_rejections_published(request.request_id)
 
-        self._settle_earlier_attempt(list(existing.values()))
+        # Only this message's own earlier attempts are settled: another message's items are its own.
+        self._settle_earlier_attempt([m for m in existing.values() if m.owner == envelope.message_id])
 
         to_send = [
             Message(

@@ -62,6 +62,7 @@ class Claim:
     first_attempt: bool  # nothing was stored for this request before
     duplicate: bool  # another SQS message already owns this request id
     rejections_published: bool
+    fingerprint: str | None = None  # the owner's content fingerprint (known for duplicates)
 
 
 class StoreError(RuntimeError):
