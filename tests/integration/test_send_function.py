@@ -399,3 +399,50 @@ def test_given_an_id_reused_for_different_content_then_rejected_and_nothing_sent
     assert [s.text for s in asanak.sent] == ["first"]
     [rejected] = stack.details("SMS Rejected")
     assert (rejected["request_id"], rejected["reason"]) == ("reused", "duplicate_id")
+
+
+def test_given_a_long_dead_attempt_of_another_message_then_a_redrive_reports_it_unknown_not_resent(
+    stack, asanak, send
+):
+    # A message crashed after asking Asanak, was dead-lettered, and is redriven under a new id later.
+    from datetime import UTC, datetime, timedelta
+
+    from sms_gateway.dynamo import DynamoMessageStore
+    from sms_gateway.requests import parse_request
+    from sms_gateway.store import Message, State
+
+    body = {"to": ["09121234567", "09351234567"], "text": "crashed long ago", "id": "order-88"}
+    fingerprint = parse_request(
+        json.dumps(body), fallback_id="dead", default_sender=SANDBOX_SENDER
+    ).fingerprint
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    store = DynamoMessageStore(stack.table_name)
+    store.claim_request(
+        request_id="order-88",
+        owner="dead",
+        fingerprint=fingerprint,
+        now=long_ago,
+        expires_at=long_ago + timedelta(days=1),
+    )
+    store.record_intents(
+        [
+            Message(
+                request_id="order-88",
+                to="989351234567",
+                sender=SANDBOX_SENDER,
+                owner="dead",
+                state=State.SENDING,
+                parts=1,
+                meta=None,
+                created_at=long_ago,
+                expires_at=long_ago + timedelta(days=1),
+            )
+        ]
+    )
+    sent_before = len(asanak.sent)
+
+    assert send(sqs_event(body, message_ids=["redriven"])) == {"batchItemFailures": []}
+
+    assert [s.destination for s in asanak.sent[sent_before:]] == ["989121234567"]
+    unknown = [d for d in stack.details("SMS Rejected") if d["request_id"] == "order-88"]
+    assert [(d["reason"], d["to"]) for d in unknown] == [("outcome_unknown", "989351234567")]

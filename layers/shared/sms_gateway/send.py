@@ -52,6 +52,7 @@ logger = logging.getLogger("sms_gateway.send")
 
 # Refusals an operator fixes (top up credit, activate the sender, wait for tomorrow's limit):
 # the request is kept and retried, never dropped.
+LONGEST_INVOCATION = timedelta(minutes=15)  # Lambda's hard limit
 ACCOUNT_REASONS = frozenset({"credentials", "inactive_sender", "out_of_credit", "daily_limit"})
 
 
@@ -245,8 +246,12 @@ class SendService:
             self._reject_invalid(request, opted_out)
             self._store.mark_rejections_published(request.request_id)
 
-        # Only this message's own earlier attempts are settled: another message's items are its own.
-        self._settle_earlier_attempt([m for m in existing.values() if m.owner == envelope.message_id])
+        # Settle this message's own earlier attempts, and another message's only once no invocation
+        # of it can still be running (a Lambda runs 15 minutes at most): until then they are its own.
+        settle_before = now - LONGEST_INVOCATION
+        self._settle_earlier_attempt(
+            [m for m in existing.values() if m.owner == envelope.message_id or m.created_at < settle_before]
+        )
 
         to_send = [
             Message(
