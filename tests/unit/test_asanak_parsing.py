@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import pickle
 from decimal import Decimal
 
 import pytest
@@ -264,12 +265,34 @@ def test_given_no_credit_in_the_answer_when_parsed_then_shape_error(body):
         ('{"Credit": "12"}', False),
         ("<html><body>403</body></html>", False),
         ("garbage", False),
+        ('{"meta": {"status": 200, "message": "success"}, "data": [123456]}', False),
     ],
 )
 def test_given_a_body_when_checked_for_an_error_object_then_only_status_or_message_objects_count(
     body, expected
 ):
     assert is_error_object(body) is expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Error 1: invalid username or password", True),
+        ("  خطا در ارسال  ", True),
+        ("Sending FAILED", True),
+        ("شماره نامعتبر", True),
+        ("garbage", False),
+        ("", False),
+        ("<html><body>Error</body></html>", False),
+        ('{"error": "x"}', False),
+        ('"error"', False),
+        ("Error " + "x" * _parse.ERROR_TEXT_LIMIT, False),
+    ],
+)
+def test_given_a_body_when_checked_for_an_error_text_then_only_short_plain_text_with_an_error_marker_counts(
+    body, expected
+):
+    assert _parse.is_error_text(body) is expected
 
 
 @pytest.mark.parametrize(
@@ -376,11 +399,72 @@ HTML_PAGE = "<html><head><title>403 Forbidden</title></head><body>Access denied<
         ),
         ("sendsms", 404, "<html><body>Not Found</body></html>", RejectedError, "refused"),
         ("sendsms", 429, "", RetryableError, None),
-        ("sendsms", 500, '{"status": "Internal Server Error"}', RetryableError, None),
-        ("sendsms", 502, "", RetryableError, None),
+        ("sendsms", 500, '{"status": "Internal Server Error"}', AmbiguousError, None),
+        ("sendsms", 500, "<html><body>500 Internal Server Error</body></html>", AmbiguousError, None),
+        ("sendsms", 500, '{"status": "Error", "message": "whatever"}', AmbiguousError, None),
+        ("sendsms", 500, '{"message": "internal error, destination 0912"}', AmbiguousError, None),
+        ("sendsms", 502, "", AmbiguousError, None),
+        ("sendsms", 502, "<html><body>502 Bad Gateway</body></html>", AmbiguousError, None),
+        ("sendsms", 520, "", AmbiguousError, None),
         ("sendsms", 503, HTML_PAGE, RetryableError, None),
         ("sendsms", 504, "", AmbiguousError, None),
+        (
+            "sendsms",
+            500,
+            '{"status": "Error", "message": "insufficient credit"}',
+            RejectedError,
+            "out_of_credit",
+        ),
+        ("sendsms", 502, "Error 1: invalid username or password", CredentialsError, "credentials"),
+        (
+            "sendsms",
+            504,
+            '{"meta": {"status": 1009, "message": "x"}, "data": null}',
+            RejectedError,
+            "daily_limit",
+        ),
         ("msgstatus", 504, "", RetryableError, None),
+        ("msgstatus", 500, '{"message": "insufficient credit"}', RetryableError, None),
+        ("getcredit", 502, "", RetryableError, None),
+        ("sendsms", 200, "Error 1: invalid username or password", CredentialsError, "credentials"),
+        ("msgstatus", 200, "Error 1: invalid username or password", CredentialsError, "credentials"),
+        ("sendsms", 200, "خطا: شماره فرستنده غیرفعال است", RejectedError, "inactive_sender"),
+        ("sendsms", 200, "Error: daily limit reached", RejectedError, "daily_limit"),
+        ("sendsms", 200, "Error 5: internal error, try later", RetryableError, None),
+        ("sendsms", 200, "Error", AmbiguousError, None),
+        ("sendsms", 200, "garbage with a password in it", AmbiguousError, None),
+        ("sendsms", 200, "ok", AmbiguousError, None),
+        ("getcredit", 200, "garbage", RetryableError, None),
+        (
+            "sendsms",
+            200,
+            '{"meta": {"status": 200, "message": "success"}, "data": [1]}',
+            AmbiguousError,
+            None,
+        ),
+        (
+            "sendsms",
+            200,
+            '{"meta": {"status": 1006, "message": "x"}, "data": null}',
+            RejectedError,
+            "out_of_credit",
+        ),
+        ("sendsms", 200, '{"meta": {"status": 1004, "message": "x"}, "data": null}', RetryableError, None),
+        (
+            "sendsms",
+            401,
+            '{"meta": {"status": 1008, "message": "x"}, "data": null}',
+            CredentialsError,
+            "credentials",
+        ),
+        ("sendsms", 406, "<html><body>Not Acceptable</body></html>", RejectedError, "refused"),
+        (
+            "sendsms",
+            406,
+            '{"meta": {"status": 1010, "message": "x"}, "data": null}',
+            RejectedError,
+            "invalid_destination",
+        ),
         ("sendsms", 301, "", RetryableError, None),
     ],
 )
@@ -394,6 +478,109 @@ def test_given_an_answer_that_is_not_a_success_when_classified_then_the_error_sa
     assert classified.http_status == status
     assert classified.method == method
     assert classified.body_excerpt == body.strip()[:EXCERPT_LIMIT]
+
+
+def test_given_an_error_text_longer_than_a_message_when_sent_to_sendsms_then_unreadable_and_ambiguous():
+    page = "Error: invalid password. " + "stack frame " * 40
+
+    assert isinstance(classify_answer("sendsms", 200, page), AmbiguousError)
+    assert isinstance(classify_answer("sendsms", 200, page[: _parse.ERROR_TEXT_LIMIT]), CredentialsError)
+
+
+# --- refused destinations named by the provider ---------------------------------------------------
+
+V2_INVALIDS = (
+    '{"meta": {"status": 1010, "message": "destination list invalid"},'
+    ' "data": {"Invalids": ["09121111111", "+98 912 222 2222", "12345"]}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (406, V2_INVALIDS),
+        (406, '{"data": {"invalids": ["09121111111", "+98 912 222 2222", "12345"]}}'),
+        (406, '{"invalid": ["09121111111", "989122222222", "12345"]}'),
+        (406, '["09121111111", "989122222222", "12345"]'),
+        (406, '{"meta": {"status": 1010}, "data": ["09121111111", "989122222222", "12345"]}'),
+        (400, '{"status": "Error", "Invalids": "09121111111,989122222222,12345"}'),
+        (200, '{"meta": {"status": 1010}, "data": ["09121111111", 989122222222, "12345"]}'),
+        (500, '{"message": "x", "INVALIDS": ["09121111111", "989122222222", "12345"]}'),
+    ],
+)
+def test_given_a_refusal_listing_invalid_destinations_when_classified_then_they_are_named_normalised(
+    status, body
+):
+    classified = classify_answer("sendsms", status, body)
+
+    assert type(classified) is RejectedError
+    assert classified.reason == "invalid_destination"
+    assert classified.destinations == ("989121111111", "989122222222", "12345")
+    assert "989122222222" in str(classified)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, "[2456544, 2456545]"),  # a success shape is never read as names
+        (200, '{"status": "Error", "message": "invalid destination"}'),
+        (400, '{"status": "Bad Request", "message": "invalid destination number: +98912"}'),
+        (406, '{"meta": {"status": 1010}, "data": {"Invalids": []}}'),
+    ],
+)
+def test_given_a_refusal_naming_no_destination_when_classified_then_destinations_are_empty(status, body):
+    classified = classify_answer("sendsms", status, body)
+
+    assert getattr(classified, "destinations", ()) == ()
+
+
+def test_given_a_named_destination_echoing_the_password_when_classified_then_it_is_scrubbed():
+    classified = classify_answer("sendsms", 406, '{"Invalids": ["Q7-secret", "09121111111"]}', ["Q7-secret"])
+
+    assert isinstance(classified, RejectedError)
+    assert classified.destinations == ("***", "989121111111")
+    assert "Q7-secret" not in repr(classified)
+
+
+def test_given_a_huge_list_of_invalids_when_classified_then_the_names_are_bounded():
+    body = '{"Invalids": [' + ",".join(f'"0912{n:07d}"' for n in range(500)) + "]}"
+
+    classified = classify_answer("sendsms", 406, body)
+
+    assert isinstance(classified, RejectedError)
+    assert len(classified.destinations) == 100
+    assert classified.destinations[0] == "989120000000"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RejectedError(
+            "refused",
+            method="sendsms",
+            reason="invalid_destination",
+            http_status=406,
+            body_excerpt="{}",
+            destinations=("989121111111", "12345"),
+        ),
+        CredentialsError("bad", method="getcredit", http_status=401, body_excerpt="x"),
+        AmbiguousError("lost", method="sendsms", http_status=502),
+        RetryableError("down", method="msgstatus"),
+    ],
+)
+def test_given_an_error_when_pickled_then_every_attribute_survives(error):
+    copy = pickle.loads(pickle.dumps(error))
+
+    assert type(copy) is type(error)
+    assert repr(copy) == repr(error)
+    assert str(copy) == str(error)
+
+
+def test_given_a_rejected_error_without_names_then_destinations_default_to_empty():
+    error = RejectedError("no", method="sendsms", reason="validation")
+
+    assert error.destinations == ()
+    assert "destinations=()" in repr(error)
 
 
 def test_given_an_answer_echoing_the_password_when_classified_then_the_excerpt_is_scrubbed():

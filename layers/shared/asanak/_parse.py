@@ -11,7 +11,19 @@ so the format is recognised from the body itself, never from the ``Content-Type`
   ``credit`` key in any case, or XML with a ``Credit`` element are all accepted.
 
 Every parser raises :class:`ShapeError` when the body is not the documented success shape; the
-client then decides, with :func:`is_error_object` and :func:`is_html`, which error that is.
+client then decides, with :func:`is_error_object`, :func:`is_error_text`, :func:`error_code`,
+:func:`named_destinations` and :func:`is_html`, which error that is:
+
+* an **error object** is a JSON object (or XML element) with a status/message-like key, e.g. v1's
+  ``{"status": "Unauthorized", "message": "…"}`` or v2's ``{"meta": {"status": 1010, …}, …}`` — but
+  not a v2 success envelope (``meta.status`` 200);
+* an **error text** is a short plain-text body (at most :data:`ERROR_TEXT_LIMIT` characters, neither
+  JSON, XML nor HTML) that contains an error marker: ``error``, ``fail``, ``invalid``, ``خطا`` or
+  ``نامعتبر`` (e.g. ``Error 1: invalid username or password``). Whether it names a reason the client
+  recognises is the client's call;
+* the **named destinations** of a refusal are the entries of an ``Invalids``/``invalids``/``invalid``
+  key (any case; also ``invalid_numbers``/``invalid_destinations``) at the top level or under
+  ``data``, or, when the caller says bare lists count, a top-level list or a list right under ``data``.
 msgids come out as ``str`` of digits, times as aware UTC datetimes converted from Asia/Tehran.
 """
 
@@ -30,6 +42,13 @@ from asanak.statuses import MessageStatus, status_info
 TEHRAN = "Asia/Tehran"
 
 _ERROR_KEYS = frozenset({"status", "message", "error", "errors", "meta", "code", "msg", "description"})
+_INVALID_KEYS = ("invalids", "invalid", "invalid_numbers", "invalid_destinations", "invalidnumbers")
+_ERROR_MARKERS = re.compile(r"error|fail|invalid|خطا|نامعتبر", re.IGNORECASE)
+ERROR_TEXT_LIMIT = 300
+"""Longest plain-text body that can be an error text; anything longer is a page, not a message."""
+MAX_NAMED = 100
+NAMED_LIMIT = 40
+"""Most entries read from a list of refused destinations, and most characters kept of each."""
 _FORBIDDEN_XML = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _HTML_MARKERS = ("<!doctype html", "<html", "<head", "<body", "<title")
 _DIGITS = re.compile(r"\d+")
@@ -102,11 +121,116 @@ def is_error_object(text: str) -> bool:
     except ShapeError:
         return False
     if isinstance(value, dict):
+        if _meta_status(value) == 200:
+            return False  # a v2 success envelope
         return any(str(key).lower() in _ERROR_KEYS for key in value)
     if isinstance(value, ET.Element):
         tags = {_tag(element) for element in value.iter()}
         return bool(tags & _ERROR_KEYS)
     return False
+
+
+def is_error_text(text: str) -> bool:
+    """Whether the body is a short plain-text error message, e.g. ``Error 1: invalid password``.
+
+    Plain text only (not JSON, XML or HTML), at most :data:`ERROR_TEXT_LIMIT` characters, with an
+    error marker (``error``, ``fail``, ``invalid``, ``خطا``, ``نامعتبر``) in it.
+    """
+    stripped = text.strip()
+    if not stripped or len(stripped) > ERROR_TEXT_LIMIT or stripped.startswith("<"):
+        return False
+    try:
+        _load(stripped)
+    except ShapeError:
+        return bool(_ERROR_MARKERS.search(stripped))
+    return False  # JSON: an object is judged by is_error_object, anything else is no message
+
+
+def _code(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,6}\s*", value):
+        return int(value)
+    return None
+
+
+def _lowered(value: dict[Any, Any]) -> dict[str, Any]:
+    return {str(key).lower(): item for key, item in value.items()}
+
+
+def _meta_status(value: dict[Any, Any]) -> int | None:
+    meta = _lowered(value).get("meta")
+    if isinstance(meta, dict):
+        fields = _lowered(meta)
+        return _code(fields.get("status", fields.get("code")))
+    return None
+
+
+def error_code(text: str) -> int | None:
+    """The number of a numbered error (v2's ``meta.status``, or a top-level ``status``/``code``).
+
+    ``None`` when the body carries no number, or carries 200 (success).
+    """
+    try:
+        value = _load(text)
+    except ShapeError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    code = _meta_status(value)
+    if code is None:
+        fields = _lowered(value)
+        code = _code(fields.get("status", fields.get("code")))
+    return None if code == 200 else code
+
+
+def _entries(value: object) -> list[str] | None:
+    """The raw entries of a list of destinations (numbers or strings), or None when not one."""
+    if isinstance(value, str):
+        value = [item for item in value.split(",") if item.strip()]
+    if not isinstance(value, list):
+        return None
+    entries: list[str] = []
+    for item in value[:MAX_NAMED]:
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int | Decimal):
+            entries.append(str(item))
+        elif isinstance(item, str) and item.strip():
+            entries.append(item.strip()[:NAMED_LIMIT])
+    return entries
+
+
+def named_destinations(text: str, *, bare_lists: bool = False) -> list[str]:
+    """The destinations an error body names as refused, raw and in order (``[]`` when none).
+
+    Read from an ``Invalids`` key (see the module docstring) at the top level or under ``data``;
+    with ``bare_lists`` also from a top-level list or a list right under ``data`` (only a refusal
+    may be read that way: a success answer is a list of msgids).
+    """
+    try:
+        value = _load(text)
+    except ShapeError:
+        return []
+    if isinstance(value, list):
+        return (_entries(value) or []) if bare_lists else []
+    if not isinstance(value, dict):
+        return []
+    fields = _lowered(value)
+    places = [fields]
+    data = fields.get("data")
+    if isinstance(data, dict):
+        places.append(_lowered(data))
+    for place in places:
+        for key in _INVALID_KEYS:
+            entries = _entries(place.get(key))
+            if entries:
+                return entries
+    if bare_lists and isinstance(data, list):
+        return _entries(data) or []
+    return []
 
 
 def normalize_msgid(value: object) -> str:

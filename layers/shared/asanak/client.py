@@ -2,14 +2,45 @@
 
 One client holds one connection pool, reused across calls (and across warm Lambda invocations when
 the caller caches the client). urllib3's own retries are off: whether a failed call may be repeated
-depends on what failed, and the error class says so (see :mod:`asanak.errors`). In short:
+depends on what failed, and the error class says so (see :mod:`asanak.errors`).
 
-* could not connect, 429, 5xx, an "internal error" object → :class:`RetryableError`;
-* ``sendsms`` sent but the answer was lost, late or unreadable → :class:`AmbiguousError`
-  (the SMS may be queued: never resend automatically); the same failures on the read-only
-  ``msgstatus``/``getcredit`` are :class:`RetryableError`;
-* the provider refused → :class:`RejectedError` (``CredentialsError`` for bad credentials);
-* 403 with an HTML page → :class:`BlockedError` (the provider's firewall refuses our IP).
+Classification of an answer that is not the method's success shape (:func:`classify_answer`), in
+this order; "a recognised refusal" is an error object or error text (see :mod:`asanak._parse`) that
+names a reason: a v2 error number, a list of invalid destinations, or a keyword (English or
+Persian) for credentials, destination, credit, sender, daily limit or validation:
+
+=============================================  ==============================  ==================
+answer                                         ``sendsms``                     ``msgstatus``,
+                                                                               ``getcredit``
+=============================================  ==============================  ==================
+could not connect (request never left)         ``RetryableError``              ``RetryableError``
+sent, then read timeout / reset / no answer    ``AmbiguousError``              ``RetryableError``
+401                                            ``CredentialsError``            same
+403 with an HTML page / otherwise              ``BlockedError`` / Credentials  same
+429, 503, 3xx                                  ``RetryableError``              same
+500, 502, 504 (any 5xx but 503) with a         ``RejectedError`` (its reason)  ``RetryableError``
+recognised refusal
+500, 502, 504 (any 5xx but 503), otherwise     ``AmbiguousError``: the SMS     ``RetryableError``
+(HTML page, "internal error", empty, …)        may be queued (an application
+                                               error after the commit, or a
+                                               proxy that lost the answer)
+2xx error object or error text naming an       ``RetryableError``              same
+internal error (or v2 error 1004 / 429)
+2xx error object or error text naming a        ``RejectedError`` (its reason)  same
+reason
+2xx error object naming no reason              ``RejectedError("refused")``    same
+2xx anything else (HTML, garbage, an error     ``AmbiguousError``              ``RetryableError``
+text naming no reason, wrong msgid count)
+4xx error naming an internal error             ``RetryableError``              same
+any other 4xx (406 = v2 invalid destinations)  ``RejectedError`` (its reason,  same
+                                               else ``validation`` for 400,
+                                               else ``refused``)
+=============================================  ==============================  ==================
+
+A refusal naming destinations (v2's 406 ``{"meta": {"status": 1010, …}, "data": {"Invalids":
+[…]}}``) has reason ``invalid_destination`` and lists them in ``RejectedError.destinations``, in
+``98…`` form where :func:`asanak.numbers.normalize_number` reads them (as given otherwise).
+``CredentialsError`` is the ``RejectedError`` for bad credentials.
 
 The password never leaves the request: errors, logs and ``repr`` are scrubbed of it. POST (the
 default, as the manual recommends) keeps it out of URLs altogether.
@@ -21,6 +52,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Self, TypeVar
 from urllib.parse import quote, urlencode
@@ -39,6 +71,7 @@ from asanak.errors import (
     excerpt,
     scrub,
 )
+from asanak.numbers import InvalidNumberError, normalize_number
 from asanak.statuses import MessageStatus
 
 __all__ = ["MAX_BATCH", "AsanakClient", "MessageStatus", "chunked", "classify_answer"]
@@ -105,6 +138,20 @@ _REASON_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("destination", "recipient", "receiver", "receptor", "mobile", "گیرنده", "مقصد", "شماره موبایل"),
     ),
 )
+
+
+# Numbered errors of v2 (asanak-api.md, section 7) and what they mean here.
+_RETRY_CODES = frozenset({1004, 429})
+_CODE_REASONS = {
+    1002: "inactive_sender",
+    1005: "out_of_credit",
+    1006: "out_of_credit",
+    1008: "validation",
+    1009: "daily_limit",
+    1010: "invalid_destination",
+    1014: "validation",
+    1015: "credentials",
+}
 
 
 def _reason_from_text(text: str) -> str | None:
@@ -322,45 +369,99 @@ class AsanakClient:
 
 
 def classify_answer(method: str, status: int, text: str, secrets: Sequence[str] = ()) -> AsanakError:
-    """The error for an HTTP answer that is not ``method``'s success shape.
+    """The error for an HTTP answer that is not ``method``'s success shape (see the module table).
 
-    From the status first (401, 403, 429, 5xx, 3xx), then from the body: a 2xx body that is not an
-    error object is unreadable (ambiguous for ``sendsms``, retryable for the reads); an error object
-    or a 4xx body is read for keywords (English and Persian) naming the reason. ``secrets`` are
-    scrubbed from the excerpt.
+    ``secrets`` are scrubbed from the excerpt, from the text read for keywords and from any
+    destination kept as given.
     """
     body = excerpt(text, secrets)
 
     def error(cls: type[AsanakError], message: str) -> AsanakError:
         return cls(message, method=method, http_status=status, body_excerpt=body)
 
-    if 200 <= status < 300 and not _parse.is_error_object(text):
-        if method == _SENDSMS:
-            return error(AmbiguousError, "unreadable answer to sendsms, the SMS may be queued")
-        return error(RetryableError, f"unreadable answer to {method}")
     if status == 401:
         return error(CredentialsError, "credentials refused")
     if status == 403:
         if _parse.is_html(text):
             return error(BlockedError, "blocked by the provider's firewall (HTML 403)")
         return error(CredentialsError, "access refused (403)")
-    if status == 504 and method == _SENDSMS:
-        # A gateway timeout: the provider's backend may have accepted the SMS behind it.
-        return error(AmbiguousError, "gateway timeout, the SMS may be queued")
-    if status == 429 or status >= 500:
+    if status in (429, 503):
         return error(RetryableError, "provider unavailable or rate limiting")
     if 300 <= status < 400:
         # Not acted on; a moved endpoint is a configuration problem, not the messages' fault.
         return error(RetryableError, "unexpected redirect: check the base URL")
+    is_2xx, is_5xx = 200 <= status < 300, status >= 500
+    if is_5xx and method != _SENDSMS:
+        return error(RetryableError, f"provider error on the read-only {method}")
+    structured = _parse.is_error_object(text)
+    said_something = structured or _parse.is_error_text(text)
+    if (is_2xx or is_5xx) and not said_something:
+        return _unreadable(method, status, body, is_2xx)
+    said = _read_refusal(status, text, secrets)
+    if said.internal:
+        if is_5xx:  # sendsms: the error may have come after the SMS was queued
+            return _unreadable(method, status, body, is_2xx)
+        return error(RetryableError, "provider reported an internal error")
+    reason = said.reason
+    if reason is None:
+        if is_5xx or (is_2xx and not structured):
+            return _unreadable(method, status, body, is_2xx)
+        reason = "validation" if status == 400 else "refused"
+    cls = CredentialsError if reason == "credentials" else RejectedError
+    return cls(
+        f"request refused: {reason}",
+        method=method,
+        reason=reason,
+        http_status=status,
+        body_excerpt=body,
+        destinations=said.destinations,
+    )
+
+
+def _unreadable(method: str, status: int, body: str, is_2xx: bool) -> AsanakError:
+    if method != _SENDSMS:
+        return RetryableError(
+            f"unreadable answer to {method}", method=method, http_status=status, body_excerpt=body
+        )
+    what = "unreadable answer to sendsms" if is_2xx else f"provider error (HTTP {status}) after sendsms"
+    return AmbiguousError(
+        f"{what}, the SMS may be queued", method=method, http_status=status, body_excerpt=body
+    )
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """What an error body says: an internal error, a reason (None when unrecognised), names."""
+
+    internal: bool = False
+    reason: str | None = None
+    destinations: tuple[str, ...] = ()
+
+
+def _read_refusal(status: int, text: str, secrets: Sequence[str]) -> _Refusal:
+    code = _parse.error_code(text)
+    if code in _RETRY_CODES:
+        return _Refusal(internal=True)
+    raw = _parse.named_destinations(text, bare_lists=not 200 <= status < 300 or code == 1010)
+    if raw:
+        return _Refusal(reason="invalid_destination", destinations=_normalized(raw, secrets))
+    if code in _CODE_REASONS:
+        return _Refusal(reason=_CODE_REASONS[code])
     scrubbed = scrub(text, secrets).lower()
     if any(word in scrubbed for word in _RETRY_WORDS):
-        return error(RetryableError, "provider reported an internal error")
-    reason = _reason_from_text(scrubbed) or ("validation" if status == 400 else "refused")
-    if reason == "credentials":
-        return error(CredentialsError, "credentials refused")
-    return RejectedError(
-        f"request refused: {reason}", method=method, reason=reason, http_status=status, body_excerpt=body
-    )
+        return _Refusal(internal=True)
+    return _Refusal(reason=_reason_from_text(scrubbed))
+
+
+def _normalized(raw: Sequence[str], secrets: Sequence[str]) -> tuple[str, ...]:
+    """Destinations in ``98…`` form where they parse; scrubbed and kept as given otherwise."""
+    named: list[str] = []
+    for value in raw:
+        try:
+            named.append(normalize_number(value))
+        except InvalidNumberError:
+            named.append(scrub(value, secrets))
+    return tuple(dict.fromkeys(named))
 
 
 def _never_connected(exc: BaseException) -> bool:

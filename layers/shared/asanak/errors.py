@@ -6,8 +6,10 @@ class                  what the caller should do
 ``RetryableError``     The provider did not act. Retry later, with backoff.
 ``AmbiguousError``     ``sendsms`` was sent but no usable answer came back: the SMS may be queued.
                        Never resend automatically; record the outcome as unknown and reconcile.
-``RejectedError``      The provider refused the request (see ``reason``). Retrying the same request
-                       will not help; fix the input, top up credit or wait for the daily limit.
+``RejectedError``      The provider refused the request (see ``reason``); nothing was sent. Retrying
+                       the same request will not help; fix the input, top up credit or wait for the
+                       daily limit. ``destinations`` lists the numbers the provider named as refused
+                       (``98…`` form where they parse), empty when it named none.
 ``CredentialsError``   A ``RejectedError`` with reason ``"credentials"``: rotate or fix the
                        web-service username/password and raise an alarm.
 ``BlockedError``       HTTP 403 with an HTML page: the provider's firewall refuses this caller's IP.
@@ -18,16 +20,19 @@ class                  what the caller should do
 Every error carries ``method`` (``"sendsms"``, ``"msgstatus"`` or ``"getcredit"``), ``http_status``
 (``None`` when no HTTP answer arrived) and ``body_excerpt`` (at most :data:`EXCERPT_LIMIT` characters
 of the provider's answer). Nothing in an error ever holds the password: the client scrubs every text
-it puts into one with :func:`scrub`.
+it puts into one with :func:`scrub`. Errors survive ``pickle`` and ``copy`` with every attribute.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 EXCERPT_LIMIT = 300
+MAX_NAMED_DESTINATIONS = 100
+"""Most destinations a :class:`RejectedError` names (a ``sendsms`` call has at most 100)."""
 
 REASONS = frozenset(
     {
@@ -95,6 +100,17 @@ class AsanakError(Exception):
             f"http_status={self.http_status!r}, body_excerpt={self.body_excerpt!r})"
         )
 
+    def _fields(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this error (for ``pickle``)."""
+        return {"method": self.method, "http_status": self.http_status, "body_excerpt": self.body_excerpt}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self._fields()))
+
+
+def _rebuild(cls: type[AsanakError], message: str, fields: dict[str, Any]) -> AsanakError:
+    return cls(message, **fields)
+
 
 class RetryableError(AsanakError):
     """The provider did not act (connection failed before sending, 429, 5xx, internal error, or a
@@ -113,7 +129,9 @@ class RejectedError(AsanakError):
 
     One of ``"credentials"``, ``"invalid_destination"``, ``"inactive_sender"``, ``"out_of_credit"``,
     ``"daily_limit"``, ``"validation"``, ``"refused"`` (refused for a reason the client could not
-    recognise).
+    recognise). ``destinations`` holds the destinations the provider named as refused, at most
+    :data:`MAX_NAMED_DESTINATIONS`, in ``98…`` form when they parse (otherwise as given, bounded
+    and scrubbed); empty when the provider named none.
     """
 
     def __init__(
@@ -124,17 +142,28 @@ class RejectedError(AsanakError):
         reason: str,
         http_status: int | None = None,
         body_excerpt: str = "",
+        destinations: Iterable[str] = (),
     ) -> None:
         if reason not in REASONS:
             raise ValueError(f"unknown rejection reason {reason!r}")
         super().__init__(message, method=method, http_status=http_status, body_excerpt=body_excerpt)
         self.reason = reason
+        named = tuple(destinations)
+        if not all(isinstance(destination, str) for destination in named):
+            raise TypeError("destinations must be strings")
+        self.destinations: tuple[str, ...] = named[:MAX_NAMED_DESTINATIONS]
 
     def __str__(self) -> str:
-        return f"{super().__str__()} [reason: {self.reason}]"
+        text = f"{super().__str__()} [reason: {self.reason}]"
+        if self.destinations:
+            text += f" [destinations: {', '.join(self.destinations)}]"
+        return text
 
     def __repr__(self) -> str:
-        return f"{super().__repr__()[:-1]}, reason={self.reason!r})"
+        return f"{super().__repr__()[:-1]}, reason={self.reason!r}, destinations={self.destinations!r})"
+
+    def _fields(self) -> dict[str, Any]:
+        return {**super()._fields(), "reason": self.reason, "destinations": self.destinations}
 
 
 class CredentialsError(RejectedError):
@@ -148,9 +177,15 @@ class CredentialsError(RejectedError):
         reason: str = "credentials",
         http_status: int | None = None,
         body_excerpt: str = "",
+        destinations: Iterable[str] = (),
     ) -> None:
         super().__init__(
-            message, method=method, reason="credentials", http_status=http_status, body_excerpt=body_excerpt
+            message,
+            method=method,
+            reason="credentials",
+            http_status=http_status,
+            body_excerpt=body_excerpt,
+            destinations=destinations,
         )
 
 
