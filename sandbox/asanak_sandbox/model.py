@@ -24,8 +24,14 @@ FAULT_KINDS = frozenset(
         "reset",
         "missing_msgid",
         "html_200",
+        "accept_then_500",
+        "accept_then_502",
+        "error_text_200",
     }
 )
+ACCEPT_THEN = {"accept_then_500": 500, "accept_then_502": 502}
+"""Faults that act (``sendsms`` queues the SMS), then answer with this HTTP status instead."""
+DEFAULT_ERROR_TEXT = "Error 1: invalid username or password"
 API_METHODS = ("sendsms", "msgstatus", "getcredit")
 
 DEFAULT_TIMELINE: tuple[tuple[float, int], ...] = ((0, 1), (5, 2), (15, 9), (30, 6))
@@ -73,8 +79,13 @@ class Fault:
     (HTTP 200 with ``{"status": …, "message": …}``; ``message`` overrides the text),
     ``internal_error`` (500 with an error object), ``slow_after_accept`` (act, then wait ``delay``
     seconds before answering), ``reset`` (close the connection without answering, before acting),
-    ``missing_msgid`` (``sendsms``: accept every destination, answer one msgid short) and
-    ``html_200`` (HTTP 200 with an HTML maintenance page instead of an answer, without acting).
+    ``missing_msgid`` (``sendsms``: accept every destination, answer one msgid short),
+    ``html_200`` (HTTP 200 with an HTML maintenance page instead of an answer, without acting),
+    ``accept_then_500`` / ``accept_then_502`` (act — ``sendsms`` queues and records the SMS — then
+    answer 500 with ``{"message": "Server Error"}`` / 502 with a proxy's HTML page, neither naming a
+    refusal; a call the provider refuses anyway keeps its refusal) and ``error_text_200`` (HTTP 200
+    with the plain text ``Error 1: invalid username or password``, ``message`` overrides it, without
+    acting).
     """
 
     kind: str

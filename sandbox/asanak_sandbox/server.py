@@ -21,6 +21,9 @@ Failures use the shapes seen in the wild: a JSON object ``{"status": …, "messa
 ``POST credentials``  ``{"username", "password"}``
 ``POST latency``      ``{"latency": seconds}``
 ``GET|POST credit``   the account's credit; POST ``{"credit": "100"}``
+``GET  refusals``     the refused destinations: ``[{"destination", "named"}]``
+``POST refusals``     ``{"destinations": [...], "named"?: true}``: refuse them (see
+                      :meth:`AsanakSandbox.refuse_destinations`); ``DELETE refusals`` clears them
 ====================  =========================================================================
 
 Only the loopback interface is ever bound.
@@ -50,7 +53,9 @@ from zoneinfo import ZoneInfo
 
 from asanak_sandbox.clock import SandboxClock
 from asanak_sandbox.model import (
+    ACCEPT_THEN,
     API_METHODS,
+    DEFAULT_ERROR_TEXT,
     DEFAULT_TIMELINE,
     Call,
     Fault,
@@ -105,6 +110,14 @@ class _NoRoute(Exception):
 
 def _error(status: int, title: str, message: str) -> _Reply:
     return _Reply(status, json.dumps({"status": title, "message": message}, ensure_ascii=False))
+
+
+def _after_accept(status: int) -> _Reply:
+    """A 500 from the application after it acted, or a 502 from a proxy that lost the answer."""
+    if status == 500:
+        return _Reply(500, json.dumps({"message": "Server Error"}))
+    html = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+    return _Reply(status, html, "text/html; charset=UTF-8")
 
 
 def _format(accept: str | None) -> tuple[str, str]:
@@ -172,6 +185,7 @@ class AsanakSandbox:
         self._fault_uses: list[int] = []
         self._rate_faults: list[_RateFault] = []
         self._scripts: dict[str, tuple[tuple[float, int], ...]] = {}
+        self._refused: dict[str, bool] = {}  # destination (98… form) → named in the refusal
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -264,6 +278,32 @@ class AsanakSandbox:
         with self._lock:
             self._faults.append(fault)
             self._fault_uses.append(fault.times)
+
+    def refuse_destinations(self, numbers: Sequence[str], *, named: bool = True) -> None:
+        """Refuse every ``sendsms`` call that includes any of ``numbers`` (any form the sandbox reads).
+
+        The whole call is refused and nothing is sent. When a refused number present in the call was
+        registered ``named``, the answer is HTTP 406 with v2's body listing the named ones present, as
+        the call wrote them: ``{"meta": {"status": 1010, "message": "destination list invalid"},
+        "data": {"Invalids": [...]}}``; otherwise HTTP 400 ``{"status": "Bad Request", "message":
+        "invalid destination"}``, naming none. Registering a number again replaces its ``named``.
+        """
+        if isinstance(numbers, str):
+            raise TypeError("numbers must be a list of numbers, not one string")
+        with self._lock:
+            for number in numbers:
+                self._refused[normalize_destination(str(number)) or str(number).strip()] = bool(named)
+
+    def clear_refusals(self) -> None:
+        """Accept every destination again."""
+        with self._lock:
+            self._refused.clear()
+
+    @property
+    def refused_destinations(self) -> dict[str, bool]:
+        """The refused destinations (``98…`` form) and whether each is named in the refusal."""
+        with self._lock:
+            return dict(self._refused)
 
     def fault_rate(self, kind: str, rate: float, method: str | None = None, seed: int = 0) -> None:
         """Apply ``kind`` at random to a ``rate`` share of matching calls, until :meth:`clear_faults`."""
@@ -397,6 +437,8 @@ class AsanakSandbox:
             return _Reply(200, html, "text/html; charset=UTF-8")
         if kind == "error_object":
             return _error(200, "Error", fault.message or "the request could not be processed")
+        if kind == "error_text_200":
+            return _Reply(200, fault.message or DEFAULT_ERROR_TEXT, "text/html; charset=UTF-8")
         return None
 
     def _answer(
@@ -417,6 +459,8 @@ class AsanakSandbox:
             reply.content_type = content_type
         if fault is not None and fault.kind == "slow_after_accept":
             reply.delay += fault.delay
+        if fault is not None and fault.kind in ACCEPT_THEN and reply.status == 200:
+            return _after_accept(ACCEPT_THEN[fault.kind])
         return reply
 
     def _sendsms(self, params: Mapping[str, str], fmt: str, *, drop_last: bool) -> _Reply:
@@ -434,6 +478,9 @@ class AsanakSandbox:
             if number is None:
                 return _error(400, "Bad Request", f"invalid destination number: {raw}")
             destinations.append(number)
+        refusal = self._refusal(raw_destinations, destinations)
+        if refusal is not None:
+            return refusal
         text = params.get("message", "")
         if not text:
             return _error(400, "Bad Request", "message is required")
@@ -461,6 +508,25 @@ class AsanakSandbox:
         if fmt == "xml":
             return _Reply(200, _xml([f"<MsgID>{msgid}</MsgID>" for msgid in msgids]))
         return _Reply(200, json.dumps(msgids))
+
+    def _refusal(self, raw: Sequence[str], destinations: Sequence[str]) -> _Reply | None:
+        """The refusal of a call that includes a refused destination (None when there is none)."""
+        with self._lock:
+            present = [
+                (given, self._refused[number])
+                for given, number in zip(raw, destinations, strict=True)
+                if number in self._refused
+            ]
+        if not present:
+            return None
+        named = [given for given, is_named in present if is_named]
+        if named:
+            body = {
+                "meta": {"status": 1010, "message": "destination list invalid"},
+                "data": {"Invalids": named},
+            }
+            return _Reply(406, json.dumps(body, ensure_ascii=False))
+        return _error(400, "Bad Request", "invalid destination")
 
     def _status_of(self, msgid: str, now: datetime.datetime) -> dict[str, str]:
         with self._lock:
@@ -572,6 +638,21 @@ class AsanakSandbox:
             return {"ok": True}
         if route == ("POST", "latency"):
             self.latency = float(body["latency"])
+            return {"ok": True}
+        if route == ("GET", "refusals"):
+            return [
+                {"destination": number, "named": named} for number, named in self.refused_destinations.items()
+            ]
+        if route == ("POST", "refusals"):
+            destinations = body["destinations"]
+            if not isinstance(destinations, list):
+                raise TypeError("destinations must be a list")
+            self.refuse_destinations(
+                [str(number) for number in destinations], named=bool(body.get("named", True))
+            )
+            return {"ok": True}
+        if route == ("DELETE", "refusals"):
+            self.clear_refusals()
             return {"ok": True}
         if route == ("GET", "credit"):
             return {"credit": _credit_text(self.credit)}

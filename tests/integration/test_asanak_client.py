@@ -184,16 +184,17 @@ def test_given_a_single_string_instead_of_a_list_when_sending_then_type_error(sa
 # --- errors: provider answers -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("kind", "status", "fragment"),
-    [
-        ("http_503", 503, "Service Unavailable"),
-        ("http_500", 500, "Internal Server Error"),
-        ("internal_error", 500, "internal error"),
-        ("http_429", 429, "rate limit"),
-    ],
-)
-@pytest.mark.parametrize("method", ["sendsms", "msgstatus", "getcredit"])
+READ_METHODS = ["msgstatus", "getcredit"]
+RETRYABLE_FAULTS = [
+    *[("http_503", 503, "Service Unavailable", method) for method in ["sendsms", *READ_METHODS]],
+    *[("http_429", 429, "rate limit", method) for method in ["sendsms", *READ_METHODS]],
+    # A 500 is retryable only for the read-only methods: to sendsms it is ambiguous (below).
+    *[("http_500", 500, "Internal Server Error", method) for method in READ_METHODS],
+    *[("internal_error", 500, "internal error", method) for method in READ_METHODS],
+]
+
+
+@pytest.mark.parametrize(("kind", "status", "fragment", "method"), RETRYABLE_FAULTS)
 def test_given_a_provider_failure_when_calling_then_retryable_with_status_and_body(
     sandbox, client, kind, status, fragment, method
 ):
@@ -206,6 +207,29 @@ def test_given_a_provider_failure_when_calling_then_retryable_with_status_and_bo
     assert caught.value.method == method
     assert fragment in caught.value.body_excerpt
     assert sandbox.sent == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "acted"),
+    [
+        ("http_500", 500, False),
+        ("internal_error", 500, False),
+        ("accept_then_500", 500, True),
+        ("accept_then_502", 502, True),
+    ],
+)
+def test_given_a_500_or_502_to_sendsms_without_a_refusal_when_sending_then_ambiguous_never_retryable(
+    sandbox, client, kind, status, acted
+):
+    sandbox.inject(Fault(kind, method="sendsms"))
+
+    with pytest.raises(AmbiguousError) as caught:
+        client.send_sms(SENDER, [MOBILE], "hi")
+
+    assert not isinstance(caught.value, RetryableError)
+    assert caught.value.http_status == status
+    assert caught.value.method == "sendsms"
+    assert [sms.destination for sms in sandbox.sent] == (["989121234567"] if acted else [])
 
 
 def call(client: AsanakClient, method: str) -> object:
@@ -287,6 +311,70 @@ def test_given_an_error_object_with_http_200_when_sending_then_classified_from_i
     assert type(caught.value) is error
     assert getattr(caught.value, "reason", None) == reason
     assert caught.value.http_status == 200
+
+
+@pytest.mark.parametrize("method", ["sendsms", "msgstatus", "getcredit"])
+def test_given_an_error_text_in_a_200_body_when_calling_then_classified_by_its_content_not_unreadable(
+    sandbox, client, method
+):
+    sandbox.inject(Fault("error_text_200", method=method))
+
+    with pytest.raises(CredentialsError) as caught:
+        call(client, method)
+
+    assert caught.value.http_status == 200
+    assert caught.value.body_excerpt.startswith("Error 1: invalid username or ")  # "pass" is scrubbed
+    assert sandbox.sent == []
+
+
+@pytest.mark.parametrize(
+    ("message", "error", "reason"),
+    [
+        ("خطا: اعتبار کافی نیست", RejectedError, "out_of_credit"),
+        ("ERROR 12: daily limit reached", RejectedError, "daily_limit"),
+        ("Error 7: invalid destination", RejectedError, "invalid_destination"),
+        ("Error 3: internal error", RetryableError, None),
+        ("Error", AmbiguousError, None),
+        ("something went sideways", AmbiguousError, None),
+    ],
+)
+def test_given_a_plain_text_200_when_sending_then_a_named_reason_is_a_refusal_and_anything_else_ambiguous(
+    sandbox, client, message, error, reason
+):
+    sandbox.inject(Fault("error_text_200", method="sendsms", message=message))
+
+    with pytest.raises(AsanakError) as caught:
+        client.send_sms(SENDER, [MOBILE], "hi")
+
+    assert type(caught.value) is error
+    assert getattr(caught.value, "reason", None) == reason
+
+
+def test_given_named_refused_destinations_when_sending_then_rejected_naming_only_them_in_98_form(
+    sandbox, client
+):
+    sandbox.refuse_destinations(["09120000001", "989120000003"], named=True)
+
+    with pytest.raises(RejectedError) as caught:
+        client.send_sms(SENDER, ["09120000001", MOBILE, "09120000003"], "hi")
+
+    assert type(caught.value) is RejectedError
+    assert caught.value.reason == "invalid_destination"
+    assert caught.value.http_status == 406
+    assert caught.value.destinations == ("989120000001", "989120000003")
+    assert sandbox.sent == []
+
+
+def test_given_an_unnamed_refused_destination_when_sending_then_rejected_without_names(sandbox, client):
+    sandbox.refuse_destinations(["09120000001"], named=False)
+
+    with pytest.raises(RejectedError) as caught:
+        client.send_sms(SENDER, [MOBILE, "09120000001"], "hi")
+
+    assert caught.value.reason == "invalid_destination"
+    assert caught.value.http_status == 400
+    assert caught.value.destinations == ()
+    assert sandbox.sent == []
 
 
 def test_given_an_unknown_sender_when_sending_then_rejected_inactive_sender(sandbox, client):

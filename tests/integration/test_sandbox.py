@@ -307,6 +307,133 @@ def test_given_an_error_object_fault_then_http_200_with_status_and_message(sandb
     assert sandbox.sent == []
 
 
+@pytest.mark.parametrize(
+    ("kind", "status", "fragment"),
+    [("accept_then_500", 500, b'"Server Error"'), ("accept_then_502", 502, b"502 Bad Gateway")],
+)
+def test_given_an_accept_then_5xx_fault_then_the_sms_is_queued_and_the_answer_is_a_5xx_naming_no_refusal(
+    sandbox, kind, status, fragment
+):
+    sandbox.inject(Fault(kind, method="sendsms"))
+    credit = sandbox.credit
+
+    response = send(sandbox, f"{MOBILE},09127654321")
+
+    assert response.status == status
+    assert fragment in response.data
+    assert b"[" not in response.data  # no msgids
+    assert [sms.destination for sms in sandbox.sent] == ["989121234567", "989127654321"]
+    assert sandbox.credit == credit - 2
+    assert [(c.method, c.status) for c in sandbox.calls] == [("sendsms", status)]
+    assert send(sandbox).status == 200  # once only
+
+
+def test_given_an_accept_then_500_fault_on_a_call_refused_anyway_then_the_refusal_stands(sandbox):
+    sandbox.inject(Fault("accept_then_500", method="sendsms"))
+
+    response = send(sandbox, credentials={"username": "user", "password": "wrong"})
+
+    assert response.status == 401
+    assert sandbox.sent == []
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [(None, "Error 1: invalid username or password"), ("خطا: اعتبار کافی نیست", "خطا: اعتبار کافی نیست")],
+)
+def test_given_an_error_text_200_fault_then_http_200_with_plain_text_and_nothing_sent(
+    sandbox, message, expected
+):
+    sandbox.inject(Fault("error_text_200", method="sendsms", message=message))
+
+    response = send(sandbox)
+
+    assert response.status == 200
+    assert response.data.decode("utf-8") == expected
+    assert sandbox.sent == []
+
+
+# --- refused destinations ---------------------------------------------------------------------------
+
+
+def test_given_a_named_refused_destination_in_a_call_then_406_lists_only_the_refused_ones_and_nothing_is_sent(
+    sandbox,
+):
+    sandbox.refuse_destinations(["989120000001", "09120000002", "09129999999"], named=True)
+    credit = sandbox.credit
+
+    response = send(sandbox, "09120000001,09121234567,989120000002")
+
+    assert response.status == 406
+    assert json.loads(response.data) == {
+        "meta": {"status": 1010, "message": "destination list invalid"},
+        "data": {"Invalids": ["09120000001", "989120000002"]},
+    }
+    assert sandbox.sent == []
+    assert sandbox.credit == credit
+    assert [(c.method, c.status, c.count) for c in sandbox.calls] == [("sendsms", 406, 3)]
+
+
+def test_given_an_unnamed_refused_destination_in_a_call_then_400_invalid_destination_without_a_list(sandbox):
+    sandbox.refuse_destinations(["09120000001"], named=False)
+
+    response = send(sandbox, f"{MOBILE},09120000001")
+
+    assert response.status == 400
+    assert json.loads(response.data) == {"status": "Bad Request", "message": "invalid destination"}
+    assert sandbox.sent == []
+
+
+def test_given_refused_destinations_then_calls_without_them_are_sent_and_clearing_accepts_them_again(sandbox):
+    sandbox.refuse_destinations(["09120000001"])
+
+    assert send(sandbox, MOBILE).status == 200
+    assert send(sandbox, "09120000001").status == 406
+    sandbox.clear_refusals()
+    assert send(sandbox, "09120000001").status == 200
+
+    assert [sms.destination for sms in sandbox.sent] == ["989121234567", "989120000001"]
+
+
+def test_given_named_and_unnamed_refused_destinations_in_one_call_then_406_names_only_the_named(sandbox):
+    sandbox.refuse_destinations(["09120000001"], named=True)
+    sandbox.refuse_destinations(["09120000002"], named=False)
+
+    response = send(sandbox, "09120000002,09120000001")
+
+    assert response.status == 406
+    assert json.loads(response.data)["data"]["Invalids"] == ["09120000001"]
+
+
+def test_given_the_control_plane_then_refusals_can_be_set_listed_and_cleared(sandbox):
+    control(sandbox, "POST", "refusals", {"destinations": ["09120000001"]})
+    control(sandbox, "POST", "refusals", {"destinations": ["09120000002"], "named": False})
+
+    assert control(sandbox, "GET", "refusals") == [
+        {"destination": "989120000001", "named": True},
+        {"destination": "989120000002", "named": False},
+    ]
+    assert send(sandbox, "09120000001").status == 406
+    assert send(sandbox, "09120000002").status == 400
+    control(sandbox, "DELETE", "refusals")
+    assert control(sandbox, "GET", "refusals") == []
+    assert send(sandbox, "09120000001,09120000002").status == 200
+    assert (
+        http.request("POST", f"{sandbox.url}/_sandbox/refusals", body='{"destinations": "0912"}').status
+        == 400
+    )
+
+
+@pytest.mark.parametrize("kind", ["accept_then_500", "accept_then_502", "error_text_200"])
+def test_given_the_control_plane_then_the_new_fault_kinds_can_be_injected(sandbox, kind):
+    control(sandbox, "POST", "faults", {"kind": kind, "method": "sendsms"})
+
+    response = send(sandbox)
+
+    assert response.status == {"accept_then_500": 500, "accept_then_502": 502, "error_text_200": 200}[kind]
+    assert len(sandbox.sent) == (0 if kind == "error_text_200" else 1)
+
+
 def test_given_a_reset_fault_then_no_answer_and_the_call_is_recorded_with_status_0(sandbox):
     sandbox.inject(Fault("reset"))
 
