@@ -418,7 +418,16 @@ def test_given_an_unknown_code_then_it_is_recorded_polled_again_and_never_taken_
     assert [(e["status"], e["previous_status"]) for e in events] == [(2, None), (6, 2)]
 
 
-@pytest.mark.parametrize(("fault", "kind"), [("http_503", "unavailable"), ("blocked_403", "blocked")])
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        ("http_503", "unavailable"),
+        ("blocked_403", "blocked"),
+        ("http_500", "unavailable"),  # read-only: a 5xx is retried, unlike after sendsms
+        ("accept_then_502", "unavailable"),
+        ("error_text_200", "credentials"),  # an error text in a 200 body is read, not "unreadable"
+    ],
+)
 def test_given_msgstatus_fails_then_the_run_goes_on_and_the_next_run_catches_up(world, fault, kind):
     world.send(A)
     world.asanak.inject(Fault(fault, method="msgstatus"))

@@ -266,6 +266,7 @@ def test_given_no_credit_in_the_answer_when_parsed_then_shape_error(body):
         ("<html><body>403</body></html>", False),
         ("garbage", False),
         ('{"meta": {"status": 200, "message": "success"}, "data": [123456]}', False),
+        ('{"Invalids": ["09121111111"]}', True),
     ],
 )
 def test_given_a_body_when_checked_for_an_error_object_then_only_status_or_message_objects_count(

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from asanak.errors import BlockedError, CredentialsError, RejectedError, RetryableError
 from asanak.statuses import FOUR_HOURS, MessageStatus, status_info
 from sms_gateway.poll import (
     EXPIRED_STATUS,
     FINAL_RANK,
     SAFETY_MARGIN_SECONDS,
-    error_kind,
     next_check_for,
     rank_of,
     run_budget,
@@ -209,18 +207,3 @@ def test_given_plenty_of_time_then_the_configured_budget():
 def test_given_little_time_left_then_the_budget_stops_before_the_safety_margin():
     assert run_budget(40, 20) == pytest.approx(20 - SAFETY_MARGIN_SECONDS)
     assert run_budget(40, SAFETY_MARGIN_SECONDS) <= 0
-
-
-# -- provider errors -------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("error", "kind"),
-    [
-        (RetryableError("HTTP 503", method="msgstatus", http_status=503), "unavailable"),
-        (BlockedError("403 HTML", method="msgstatus", http_status=403), "blocked"),
-        (CredentialsError("bad password", method="msgstatus", http_status=401), "credentials"),
-        (RejectedError("no credit", method="getcredit", reason="out_of_credit"), "account"),
-        (RejectedError("bad msgid", method="msgstatus", reason="validation"), "rejected"),
-    ],
-)
-def test_given_a_provider_error_then_it_is_counted_under_the_send_paths_kind(error, kind):
-    assert error_kind(error) == kind

@@ -14,7 +14,8 @@ Every parser raises :class:`ShapeError` when the body is not the documented succ
 client then decides, with :func:`is_error_object`, :func:`is_error_text`, :func:`error_code`,
 :func:`named_destinations` and :func:`is_html`, which error that is:
 
-* an **error object** is a JSON object (or XML element) with a status/message-like key, e.g. v1's
+* an **error object** is a JSON object (or XML element) with a status/message-like key or a list of
+  invalid destinations, e.g. v1's
   ``{"status": "Unauthorized", "message": "…"}`` or v2's ``{"meta": {"status": 1010, …}, …}`` — but
   not a v2 success envelope (``meta.status`` 200);
 * an **error text** is a short plain-text body (at most :data:`ERROR_TEXT_LIMIT` characters, neither
@@ -112,7 +113,8 @@ def _children(element: ET.Element) -> dict[str, str]:
 
 
 def is_error_object(text: str) -> bool:
-    """Whether the body is an error object: a JSON object (or XML element) with a status/message key.
+    """Whether the body is an error object: a JSON object (or XML element) with a status/message key
+    (or a list of invalid destinations), never a v2 success envelope.
 
     ``{"status": "Unauthorized", "message": "…"}`` is the shape seen in the wild, with any HTTP status.
     """
@@ -123,7 +125,7 @@ def is_error_object(text: str) -> bool:
     if isinstance(value, dict):
         if _meta_status(value) == 200:
             return False  # a v2 success envelope
-        return any(str(key).lower() in _ERROR_KEYS for key in value)
+        return any(str(key).lower() in _ERROR_KEYS or str(key).lower() in _INVALID_KEYS for key in value)
     if isinstance(value, ET.Element):
         tags = {_tag(element) for element in value.iter()}
         return bool(tags & _ERROR_KEYS)

@@ -9,7 +9,8 @@ One run (the poll function, on a schedule) does, within its time budget:
    in rounds of ``concurrency`` × 100.
 3. **msgstatus.** Each round is asked about in calls of at most 100 msgids, ``concurrency`` at once.
    A call that fails (provider unavailable, firewall, credentials) leaves its messages due for the
-   next run and counts ``ProviderError_<kind>`` (:func:`error_kind`); the run goes on.
+   next run and counts ``ProviderError_<kind>`` (kinds of :mod:`sms_gateway.provider_failures`, the
+   send path's too); the run goes on.
 4. **Changes.** What came back is applied by the rules below; each change publishes one
    ``SMS Status Changed`` event. Unchanged messages are only rescheduled (no event).
 5. **Budget.** No new round starts once the budget is spent; what is left stays due for the next run.
@@ -76,10 +77,10 @@ from typing import Any, Protocol
 
 from asanak import statuses
 from asanak.client import MAX_BATCH, chunked
-from asanak.errors import AsanakError, BlockedError, CredentialsError, RejectedError, RetryableError
+from asanak.errors import AsanakError
 from asanak.statuses import FOUR_HOURS, MessageStatus
 
-from sms_gateway import events
+from sms_gateway import events, provider_failures
 from sms_gateway.events import PUT_EVENTS_BATCH, Event, EventPublisher
 from sms_gateway.metrics import Metrics, NoMetrics
 from sms_gateway.store import Message
@@ -99,8 +100,6 @@ RANKS: Mapping[int, int] = {-1: 0, 1: 10, 4: 20, 2: 30, 10: 35, 11: 35, 7: 40, 9
 PUBLISH_LEASE = timedelta(minutes=2)
 """How long a stored change waits for its own run to publish it before another run may (longer than
 any run: the function's timeout is 60 s)."""
-
-ACCOUNT_REASONS = frozenset({"inactive_sender", "out_of_credit", "daily_limit"})
 
 SAFETY_MARGIN_SECONDS = 15.0
 """Time kept free before the function's timeout: one msgstatus call (10 s read timeout) and its writes."""
@@ -182,20 +181,6 @@ class TrackingStore:
 def run_budget(configured_seconds: float, remaining_seconds: float) -> float:
     """Seconds a run may start new work: the configured budget, but never into the safety margin."""
     return min(configured_seconds, remaining_seconds - SAFETY_MARGIN_SECONDS)
-
-
-def error_kind(error: AsanakError) -> str:
-    """The ``ProviderError_<kind>`` a failed call counts, in the send path's words (the alarms sum both):
-    ``unavailable``, ``blocked``, ``credentials``, ``account`` or ``rejected``."""
-    if isinstance(error, BlockedError):
-        return "blocked"
-    if isinstance(error, CredentialsError):
-        return "credentials"
-    if isinstance(error, RejectedError):
-        return "account" if error.reason in ACCOUNT_REASONS else "rejected"
-    if isinstance(error, RetryableError):
-        return "unavailable"
-    return "error"
 
 
 def accepted_at(message: Message) -> datetime:
@@ -444,7 +429,7 @@ class TrackingService:
             answers = self._provider.status([m.msgid for m in chunk if m.msgid])
         except AsanakError as exc:
             answers = None
-            tally.add(f"ProviderError_{error_kind(exc)}")
+            tally.add(provider_failures.classify(exc).metric)
             logger.warning(
                 "msgstatus failed; these messages stay due for the next run",
                 extra={"error_class": type(exc).__name__, "error": str(exc), "messages": len(chunk)},
@@ -541,7 +526,7 @@ class TrackingService:
         try:
             credit = self._provider.credit()
         except AsanakError as exc:
-            tally.add(f"ProviderError_{error_kind(exc)}")
+            tally.add(provider_failures.classify(exc).metric)
             logger.warning("getcredit failed", extra={"error_class": type(exc).__name__, "error": str(exc)})
             return None
         self._store.record_credit(credit, now)

@@ -7,21 +7,31 @@ send path, the poller, the metrics (``ProviderError_<kind>``) and the alarms agr
 what came back                kind            was sent?  what the caller does
 ============================  ==============  =========  ===================================================
 could not connect, 429, 503,  ``unavailable`` no         send: release and retry the record (SQS backoff,
-3xx, "internal error" text                               then the DLQ); poll: try again next run
+3xx, any 5xx to msgstatus/                               then the DLQ); poll: try again next run
+getcredit, an unreadable
+answer to them, "internal
+error" text in a 2xx/4xx
+body (``RetryableError``)
 403 with an HTML page         ``blocked``     no         as ``unavailable``; alarm (egress IP not allowed)
-401, credentials error text   ``credentials`` no         as ``unavailable`` after one re-read of the secret;
-(also in a 200 body)                                     alarm
+401, 403 without HTML,        ``credentials`` no         as ``unavailable`` after one re-read of the secret;
+credentials error text (also                             alarm
+in a 200 body)
 no credit, inactive sender,   ``account``     no         as ``unavailable``; an operator fixes it; alarm
-daily limit
-a refusal of the request      ``rejected``    no         send: the named destinations are rejected, the
-(400, an error object or                                 rest is sent again at once; a refusal naming none
-text in a 200 body, 406                                  is narrowed down by splitting the call; a single
-naming invalid destinations)                             destination refused is ``provider_rejected``
+daily limit (any status)
+a refusal of the request      ``rejected``    no         send: the named destinations (``destinations``)
+(400, 406 naming invalid                                 are rejected, the rest is sent again at once; a
+destinations, an error                                   refusal naming none is narrowed down by splitting
+object or error text naming                              the call; a single destination refused is
+a reason in a 200 body, a                                ``provider_rejected``
+5xx to sendsms naming one)
 read timeout, reset after     ``ambiguous``   maybe      ``outcome_unknown``: never sent again
-sending, 500/502/504 to
+sending, a 5xx but 503 to
 ``sendsms`` that is not a
 recognised refusal, an
-unreadable 200, too few msgids
+unreadable 200 (HTML,
+garbage, an error text
+naming no reason), too few
+msgids
 not a provider answer (the    ``internal``    no         as ``unavailable``
 secret could not be read)
 ============================  ==============  =========  ===================================================
@@ -100,8 +110,9 @@ def classify(error: BaseException) -> ProviderFailure:
     if isinstance(error, RejectedError):
         if error.reason in ACCOUNT_REASONS:
             return ProviderFailure(FailureKind.ACCOUNT, error, reason=error.reason)
-        named = tuple(getattr(error, "destinations", ()) or ())
-        return ProviderFailure(FailureKind.REJECTED, error, reason=error.reason, destinations=named)
+        return ProviderFailure(
+            FailureKind.REJECTED, error, reason=error.reason, destinations=error.destinations
+        )
     if isinstance(error, RetryableError):
         return ProviderFailure(FailureKind.UNAVAILABLE, error)
     return ProviderFailure(FailureKind.AMBIGUOUS, error)  # a future error class: never re-send
