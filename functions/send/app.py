@@ -18,8 +18,12 @@ copy_config_to_registered_loggers(source_logger=logger, include={"sms_gateway", 
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    envelopes = [Envelope(record["messageId"], record["body"]) for record in event.get("Records", [])]
-    outcome = send_service(metrics).send_batch(envelopes)
+    envelopes = [
+        Envelope(record["messageId"], record["body"], int(record["attributes"]["ApproximateReceiveCount"]))
+        for record in event.get("Records", [])
+    ]
+    service = send_service(metrics)
+    outcome = service.send_batch(envelopes, deadline=service.deadline(context.get_remaining_time_in_millis()))
     return process_partial_response(
         event=event,
         record_handler=lambda record: outcome.check(record.message_id),

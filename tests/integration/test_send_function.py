@@ -143,7 +143,23 @@ def test_given_a_batch_mixing_good_and_poison_when_sent_then_poison_is_rejected_
     assert len(stack.details("SMS Rejected")) == 7  # the two invalid numbers are rejected one by one
 
 
-@pytest.mark.parametrize("fault", ["http_503", "http_500", "http_429", "internal_error"])
+@pytest.mark.parametrize("fault", ["http_500", "internal_error"])
+def test_given_a_500_answer_to_sendsms_then_outcome_unknown_and_never_sent_again(stack, asanak, send, fault):
+    # A 500 may come after the provider committed the SMS (or from a proxy that lost the answer).
+    asanak.inject(Fault(fault, method="sendsms", times=1))
+    event = sqs_event({"to": "09121234567", "text": "maybe sent"}, message_ids=["m-500"])
+
+    first = send(event)
+    second = send(event)  # even a redelivery must not send it
+
+    assert first == second == {"batchItemFailures": []}
+    assert asanak.sent == []  # this sandbox fault did not queue it, but the gateway cannot know that
+    [rejected] = stack.details("SMS Rejected")
+    assert rejected["reason"] == "outcome_unknown"
+    assert rejected["to"] == "989121234567"
+
+
+@pytest.mark.parametrize("fault", ["http_503", "http_429"])
 def test_given_provider_unavailable_then_record_is_retried_and_sent_once_after_recovery(
     stack, asanak, send, fault
 ):
@@ -213,14 +229,15 @@ def test_given_crash_after_acceptance_before_storing_then_redelivery_reports_unk
     from sms_gateway.dynamo import DynamoMessageStore
     from sms_gateway.store import StoreError
 
-    def crash(self, messages):
+    def crash(self, messages, lease):
         raise StoreError("simulated: the function died after Asanak accepted")
 
-    monkeypatch.setattr(DynamoMessageStore, "mark_accepted", crash)
+    monkeypatch.setattr(DynamoMessageStore, "settle", crash)
     event = sqs_event({"to": "09121234567", "text": "crash"}, message_ids=["m-crash"])
     assert failed_ids(send(event)) == {"m-crash"}
     assert len(asanak.sent) == 1
     monkeypatch.undo()
+    expire_leases(stack, "REQ#m-crash")  # SQS redelivers after the visibility timeout, past the lease
 
     response = send(event)
 
@@ -330,44 +347,98 @@ def test_no_log_line_or_event_contains_the_password_or_token(stack, asanak, send
     assert any("outcome unknown" in r.getMessage() or r.levelname == "ERROR" for r in log_records)
 
 
-def test_given_a_concurrent_delivery_owns_some_recipients_then_ours_are_released_and_nothing_is_lost(
-    stack, asanak, send
-):
-    # SQS may hand the same message to two invocations at once. Simulate the other one having
-    # already recorded and sent the second recipient when ours records its intents.
-    from datetime import UTC, datetime, timedelta
+def leased_message(request_id: str, to: str, created_at):
+    from datetime import timedelta
 
-    from sms_gateway.dynamo import DynamoMessageStore
     from sms_gateway.store import Message, State
 
-    store = DynamoMessageStore(stack.table_name)
-    now = datetime.now(UTC)
-    other = Message(
-        request_id="m-concurrent",
-        to="989351234567",
-        sender="982164063188",
-        owner="m-concurrent",
+    return Message(
+        request_id=request_id,
+        to=to,
+        sender=SANDBOX_SENDER,
+        owner=request_id,
         state=State.SENDING,
         parts=1,
         meta=None,
-        created_at=now,
-        expires_at=now + timedelta(days=1),
+        created_at=created_at,
+        expires_at=created_at + timedelta(days=1),
     )
-    store.record_intents([other])
-    other.msgid, other.accepted_at, other.next_check = "7000001", now, now + timedelta(seconds=20)
-    store.mark_accepted([other])
+
+
+def expire_leases(stack, pk: str) -> None:
+    """Move every lease of a request into the past, as if the time SQS waits before a redelivery passed."""
+    client = stack.client("dynamodb")
+    for item in stack.items(pk):
+        if "lease_until" in item:
+            client.update_item(
+                TableName=stack.table_name,
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET lease_until = :past",
+                ExpressionAttributeValues={":past": {"N": "1"}},
+            )
+
+
+def test_given_a_concurrent_delivery_already_sent_one_recipient_then_only_the_other_is_sent(
+    stack, asanak, send
+):
+    # SQS may hand the same message to two invocations at once. The other one has already sent and
+    # stored the second recipient when ours leases it.
+    from datetime import UTC, datetime, timedelta
+
+    from sms_gateway.dynamo import DynamoMessageStore
+    from sms_gateway.store import Lease, State
+
+    store = DynamoMessageStore(stack.table_name)
+    now = datetime.now(UTC)
+    other = leased_message("m-concurrent", "989351234567", now)
+    lease = Lease("other-attempt", now + timedelta(minutes=2))
+    assert store.lease([other], lease) == {}
+    other.state, other.msgid, other.accepted_at, other.next_check = State.ACCEPTED, "7000001", now, now
+    assert store.settle([other], lease) == {}
     event = sqs_event({"to": ["09121234567", "09351234567"], "text": "race"}, message_ids=["m-concurrent"])
 
-    assert failed_ids(send(event)) == {"m-concurrent"}  # our intent conflicted: nothing sent, retry
-    assert asanak.sent == []
-    assert [i["sk"]["S"] for i in stack.items("REQ#m-concurrent") if i["sk"]["S"].startswith("TO#")] == [
-        "TO#989351234567"
-    ]  # our intent for the first recipient was released, the other delivery's item is untouched
-
-    assert send(event) == {"batchItemFailures": []}  # the redelivery completes the request
+    assert send(event) == {"batchItemFailures": []}
 
     assert [s.destination for s in asanak.sent] == ["989121234567"]
-    assert sorted(d["to"] for d in stack.details("SMS Accepted")) == ["989121234567", "989351234567"]
+    accepted = {d["to"]: d["msgid"] for d in stack.details("SMS Accepted")}
+    assert accepted["989351234567"] == "7000001"  # its event is out even if the other died before publishing
+    assert set(accepted) == {"989121234567", "989351234567"}
+    assert stack.details("SMS Rejected") == []
+
+
+def test_given_a_concurrent_delivery_holds_a_live_lease_then_it_is_left_alone_and_the_record_retried(
+    stack, asanak, send
+):
+    # Regression: the second delivery used to settle the first one's in-flight recipient as unknown.
+    from datetime import UTC, datetime, timedelta
+
+    from sms_gateway.dynamo import DynamoMessageStore
+    from sms_gateway.store import Lease, State
+
+    store = DynamoMessageStore(stack.table_name)
+    now = datetime.now(UTC)
+    body = {"to": ["09121234567", "09351234567"], "text": "in flight", "id": "live-lease"}
+    in_flight = leased_message("live-lease", "989351234567", now)
+    lease = Lease("first-delivery", now + timedelta(minutes=2))
+    assert store.lease([in_flight], lease) == {}
+
+    second = send(sqs_event(body, message_ids=["m-live"]))
+
+    assert failed_ids(second) == {"m-live"}  # retried later, not settled
+    assert [s.destination for s in asanak.sent] == ["989121234567"]
+    assert stack.details("SMS Rejected") == []
+    # The first delivery's call returns and stores its msgid: nothing was lost or misreported.
+    in_flight.state, in_flight.msgid, in_flight.accepted_at, in_flight.next_check = (
+        State.ACCEPTED,
+        "42",
+        now,
+        now,
+    )
+    assert store.settle([in_flight], lease) == {}
+
+    assert send(sqs_event(body, message_ids=["m-live"])) == {"batchItemFailures": []}
+    assert len(asanak.sent) == 1
+    assert {d["to"]: d["msgid"] for d in stack.details("SMS Accepted")}["989351234567"] == "42"
     assert stack.details("SMS Rejected") == []
 
 
@@ -409,7 +480,7 @@ def test_given_a_long_dead_attempt_of_another_message_then_a_redrive_reports_it_
 
     from sms_gateway.dynamo import DynamoMessageStore
     from sms_gateway.requests import parse_request
-    from sms_gateway.store import Message, State
+    from sms_gateway.store import Lease
 
     body = {"to": ["09121234567", "09351234567"], "text": "crashed long ago", "id": "order-88"}
     fingerprint = parse_request(
@@ -424,21 +495,8 @@ def test_given_a_long_dead_attempt_of_another_message_then_a_redrive_reports_it_
         now=long_ago,
         expires_at=long_ago + timedelta(days=1),
     )
-    store.record_intents(
-        [
-            Message(
-                request_id="order-88",
-                to="989351234567",
-                sender=SANDBOX_SENDER,
-                owner="dead",
-                state=State.SENDING,
-                parts=1,
-                meta=None,
-                created_at=long_ago,
-                expires_at=long_ago + timedelta(days=1),
-            )
-        ]
-    )
+    dead = leased_message("order-88", "989351234567", long_ago)
+    assert store.lease([dead], Lease("dead-attempt", long_ago + timedelta(minutes=2))) == {}
     sent_before = len(asanak.sent)
 
     assert send(sqs_event(body, message_ids=["redriven"])) == {"batchItemFailures": []}

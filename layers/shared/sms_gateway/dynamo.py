@@ -1,7 +1,9 @@
 """DynamoDB adapter (pynamodb) of the message store: the only module of the send path that touches it.
 
-Every create and every state transition is a conditional write.
-Each recipient is one item and one conditional write (see :func:`for_each`).
+Every create and every state transition is one conditional write per item (see :func:`for_each`).
+A failed condition asks DynamoDB for the item as it was (``ReturnValuesOnConditionCheckFailure=
+ALL_OLD``): that tells a real conflict apart from our own earlier write, whose response was lost and
+which botocore's retry then found already done — without a second read.
 """
 
 from __future__ import annotations
@@ -12,19 +14,24 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
+from pynamodb.expressions.update import Action
 
 from sms_gateway.models import (
     OPTOUT_SK,
+    PARK_SK,
     REQUEST_SK,
     MessageItem,
     OptOutItem,
+    ParkedItem,
     RequestItem,
     bind_table,
     message_sk,
+    park_pk,
     request_pk,
 )
-from sms_gateway.store import Claim, IntentConflict, Message, MessageStore, State, StoreError
+from sms_gateway.store import Blocked, Claim, Lease, Message, MessageStore, State, StoreError
 from sms_gateway.tracking import shard_for
 
 WRITE_CONCURRENCY = 8
@@ -70,10 +77,12 @@ def to_message(item: MessageItem) -> Message:
         unknown_code=None if item.unknown_code is None else int(item.unknown_code),
         next_check=from_epoch(item.next_check),
         expires_at=item.expires_at,
+        lease_token=item.lease_token,
+        lease_until=from_epoch(item.lease_until),
     )
 
 
-def to_item(message: Message) -> MessageItem:
+def to_item(message: Message, lease: Lease) -> MessageItem:
     return MessageItem(
         request_pk(message.request_id),
         message_sk(message.to),
@@ -86,6 +95,8 @@ def to_item(message: Message) -> MessageItem:
         meta=dump_meta(message.meta),
         created_at=message.created_at,
         expires_at=message.expires_at,
+        lease_token=lease.token,
+        lease_until=epoch(lease.until),
     )
 
 
@@ -94,43 +105,68 @@ def key_of(message: Message) -> MessageItem:
     return MessageItem(request_pk(message.request_id), message_sk(message.to))
 
 
-def for_each(messages: Sequence[Message], write: Callable[[Message], object]) -> None:
-    """Apply one conditional write per message, a few at a time; any failure becomes a StoreError.
+class _Conflict(Exception):
+    """A condition failed; ``old`` is the raw item as it was (None when there was none)."""
 
-    Single-item conditional writes rather than ``TransactWriteItems``: nothing here needs several
-    items to change atomically (each recipient's state stands alone), a transaction costs twice the
-    write units, and moto copies the whole table for every transaction item, which made the local
-    stack quadratic in table size.
+    def __init__(self, old: dict[str, Any] | None) -> None:
+        super().__init__("conditional check failed")
+        self.old = old
+
+
+def _client() -> Any:
+    return MessageItem._get_connection().connection.client
+
+
+def _call(operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """One write through the shared botocore client, asking for the old item on a failed condition."""
+    kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    try:
+        return getattr(_client(), operation)(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise _Conflict(exc.response.get("Item")) from None
+        raise
+
+
+def for_each(
+    messages: Sequence[Message],
+    write: Callable[[Message], object],
+    already_done: Callable[[Message, Message], bool],
+) -> Blocked:
+    """Apply one conditional write per message, a few at a time.
+
+    Returns the recipients whose condition failed, each with the stored item (see :data:`Blocked`),
+    except those where ``already_done(wanted, stored)`` says the stored item is our own earlier write.
+    Any other failure becomes a :class:`StoreError` listing the writes that did take effect.
     """
-    if not messages:
-        return
-    conflicts: list[str] = []
+    blocked: Blocked = {}
     failures: list[BaseException] = []
     written: list[Message] = []
 
     def run(message: Message) -> None:
         try:
             write(message)
-            written.append(message)
-        except (PutError, UpdateError, DeleteError) as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                conflicts.append(message.to)
+        except _Conflict as conflict:
+            stored = None if conflict.old is None else to_message(MessageItem.from_raw_data(conflict.old))
+            if stored is not None and already_done(message, stored):
+                written.append(message)
             else:
-                failures.append(exc)
-        except PynamoDBException as exc:
+                blocked[message.to] = stored
+        except (ClientError, BotoCoreError, PynamoDBException) as exc:
             failures.append(exc)
+        else:
+            written.append(message)
 
     if len(messages) == 1:
         run(messages[0])
-    else:
+    elif messages:
         with ThreadPoolExecutor(max_workers=min(WRITE_CONCURRENCY, len(messages))) as pool:
             list(pool.map(run, messages))
     if failures:
         raise StoreError(
             f"{len(failures)} of {len(messages)} writes failed: {failures[0]}", written
         ) from failures[0]
-    if conflicts:
-        raise IntentConflict(f"{len(conflicts)} recipients were not in the expected state", written)
+    return blocked
 
 
 def warm_connections(*models: type[Any]) -> None:
@@ -138,6 +174,18 @@ def warm_connections(*models: type[Any]) -> None:
     every thread would race to build its own (~50 ms of CPU each)."""
     for model in models:
         _ = model._get_connection().connection.client
+
+
+def _held_by(lease: Lease) -> Any:
+    return (MessageItem.state == State.SENDING) & (MessageItem.lease_token == lease.token)
+
+
+def _same_outcome(wanted: Message, stored: Message) -> bool:
+    return (
+        stored.state == wanted.state
+        and stored.msgid == wanted.msgid
+        and stored.lease_token == wanted.lease_token
+    )
 
 
 class DynamoMessageStore(MessageStore):
@@ -149,38 +197,35 @@ class DynamoMessageStore(MessageStore):
         self, *, request_id: str, owner: str, fingerprint: str, now: datetime, expires_at: datetime
     ) -> Claim:
         item = RequestItem(request_pk(request_id), REQUEST_SK)
-        try:
-            item.update(
-                actions=[
-                    RequestItem.request_id.set(request_id),
-                    RequestItem.owner.set(owner),
-                    RequestItem.fingerprint.set(fingerprint),
-                    RequestItem.created_at.set(RequestItem.created_at | now),
-                    RequestItem.expires_at.set(expires_at),
-                    RequestItem.rejections_published.set(RequestItem.rejections_published | False),
-                    RequestItem.attempts.add(1),
-                ],
-                condition=RequestItem.pk.does_not_exist() | (RequestItem.owner == owner),
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return self._duplicate_claim(request_id)
-            raise StoreError(f"could not claim request {request_id}: {exc.cause_response_code}") from exc
-        return Claim(
-            first_attempt=int(item.attempts) == 1,
-            duplicate=False,
-            rejections_published=bool(item.rejections_published),
+        kwargs = item.get_update_kwargs_from_instance(
+            actions=[
+                RequestItem.request_id.set(request_id),
+                RequestItem.owner.set(RequestItem.owner | owner),
+                RequestItem.fingerprint.set(fingerprint),
+                RequestItem.created_at.set(RequestItem.created_at | now),
+                RequestItem.expires_at.set(expires_at),
+                RequestItem.rejections_published.set(RequestItem.rejections_published | False),
+                RequestItem.attempts.add(1),
+            ],
+            condition=RequestItem.pk.does_not_exist() | (RequestItem.fingerprint == fingerprint),
         )
-
-    @staticmethod
-    def _duplicate_claim(request_id: str) -> Claim:
+        kwargs["ReturnValues"] = "ALL_NEW"
         try:
-            stored = RequestItem.get(request_pk(request_id), REQUEST_SK, consistent_read=True)
-        except PynamoDBException as exc:
-            raise StoreError(f"could not read request {request_id}") from exc
+            stored = RequestItem.from_raw_data(_call("update_item", kwargs)["Attributes"])
+        except _Conflict as conflict:  # the id is in use for other content
+            old = RequestItem.from_raw_data(conflict.old) if conflict.old else None
+            return Claim(
+                first_attempt=False,
+                duplicate=True,
+                rejections_published=bool(old and old.rejections_published),
+                fingerprint=old.fingerprint if old else None,
+                conflict=True,
+            )
+        except (ClientError, BotoCoreError, PynamoDBException) as exc:
+            raise StoreError(f"could not claim request {request_id}: {exc}") from exc
         return Claim(
-            first_attempt=False,
-            duplicate=True,
+            first_attempt=int(stored.attempts) == 1,
+            duplicate=stored.owner != owner,
             rejections_published=bool(stored.rejections_published),
             fingerprint=stored.fingerprint,
         )
@@ -199,45 +244,81 @@ class DynamoMessageStore(MessageStore):
             message.published = number in published
         return messages
 
-    def record_intents(self, messages: Sequence[Message]) -> None:
+    def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         def write(m: Message) -> None:
-            to_item(m).save(condition=MessageItem.pk.does_not_exist())
-
-        for_each(messages, write)
-
-    def mark_accepted(self, messages: Sequence[Message]) -> None:
-        def write(m: Message) -> None:
-            assert m.msgid is not None and m.accepted_at is not None and m.next_check is not None
-            key_of(m).update(
-                actions=[
-                    MessageItem.state.set(State.ACCEPTED),
-                    MessageItem.msgid.set(m.msgid),
-                    MessageItem.accepted_at.set(m.accepted_at),
-                    MessageItem.updated_at.set(m.accepted_at),
-                    MessageItem.track_shard.set(shard_for(m.msgid)),
-                    MessageItem.next_check.set(epoch(m.next_check)),
-                ],
-                condition=(MessageItem.state == State.SENDING) & (MessageItem.owner == m.owner),
+            kwargs = to_item(m, lease).get_save_kwargs_from_instance(
+                condition=MessageItem.pk.does_not_exist()
             )
+            _call("put_item", kwargs)
 
-        for_each(messages, write)
+        def mine(wanted: Message, stored: Message) -> bool:
+            return stored.state == State.SENDING and stored.lease_token == lease.token
 
-    def mark_outcome(self, messages: Sequence[Message]) -> None:
+        blocked = for_each(messages, write, mine)
+        for m in messages:
+            if m.to not in blocked:
+                m.state, m.lease_token, m.lease_until = State.SENDING, lease.token, lease.until
+        return blocked
+
+    def settle(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         now = datetime.now(UTC)
 
         def write(m: Message) -> None:
-            key_of(m).update(
-                actions=[
-                    MessageItem.state.set(m.state),
-                    MessageItem.final.set(m.final),
+            actions: list[Action] = [
+                MessageItem.state.set(m.state),
+                MessageItem.updated_at.set(m.accepted_at or now),
+                MessageItem.lease_until.remove(),
+            ]
+            if m.state == State.ACCEPTED:
+                assert m.msgid is not None and m.accepted_at is not None and m.next_check is not None
+                actions += [
+                    MessageItem.msgid.set(m.msgid),
+                    MessageItem.accepted_at.set(m.accepted_at),
+                    MessageItem.track_shard.set(shard_for(m.msgid)),
+                    MessageItem.next_check.set(epoch(m.next_check)),
+                ]
+            else:
+                actions += [
+                    MessageItem.final.set(True),
                     MessageItem.reason.set(m.reason or "unknown"),
                     MessageItem.reason_message.set((m.reason_message or "")[:500]),
-                    MessageItem.updated_at.set(now),
-                ],
-                condition=MessageItem.state == State.SENDING,
+                ]
+            _call(
+                "update_item",
+                key_of(m).get_update_kwargs_from_instance(actions=actions, condition=_held_by(lease)),
             )
 
-        for_each(messages, write)
+        for m in messages:
+            m.lease_token = lease.token
+        return for_each(messages, write, _same_outcome)
+
+    def release(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        def write(m: Message) -> None:
+            _call("delete_item", key_of(m).get_delete_kwargs_from_instance(condition=_held_by(lease)))
+
+        return for_each(messages, write, lambda wanted, stored: False)
+
+    def take_over(self, messages: Sequence[Message], now: datetime) -> Blocked:
+        def write(m: Message) -> None:
+            assert m.lease_token is not None
+            condition = (
+                (MessageItem.state == State.SENDING)
+                & (MessageItem.lease_token == m.lease_token)
+                & (MessageItem.lease_until < epoch(now))
+            )
+            actions: list[Action] = [
+                MessageItem.state.set(m.state),
+                MessageItem.final.set(True),
+                MessageItem.reason.set(m.reason or "unknown"),
+                MessageItem.reason_message.set((m.reason_message or "")[:500]),
+                MessageItem.updated_at.set(now),
+                MessageItem.lease_until.remove(),
+            ]
+            _call(
+                "update_item", key_of(m).get_update_kwargs_from_instance(actions=actions, condition=condition)
+            )
+
+        return for_each(messages, write, _same_outcome)
 
     def mark_published(self, messages: Sequence[Message]) -> None:
         by_request: dict[str, set[str]] = {}
@@ -258,14 +339,6 @@ class DynamoMessageStore(MessageStore):
         for message in messages:
             message.published = True
 
-    def release_intents(self, messages: Sequence[Message]) -> None:
-        for_each(
-            messages,
-            lambda m: key_of(m).delete(
-                condition=(MessageItem.state == State.SENDING) & (MessageItem.owner == m.owner)
-            ),
-        )
-
     def mark_rejections_published(self, request_id: str) -> None:
         try:
             RequestItem(request_pk(request_id), REQUEST_SK).update(
@@ -284,3 +357,26 @@ class DynamoMessageStore(MessageStore):
         except PynamoDBException as exc:
             raise StoreError("could not read the opt-out list") from exc
         return found
+
+    def park(self, body_key: str, request_id: str, expires_at: datetime) -> None:
+        try:
+            ParkedItem(park_pk(body_key), PARK_SK, request_id=request_id, expires_at=expires_at).save()
+        except PynamoDBException as exc:
+            raise StoreError("could not park the request") from exc
+
+    def parked(self, body_key: str) -> str | None:
+        try:
+            item = ParkedItem.get(park_pk(body_key), PARK_SK, consistent_read=True)
+        except ParkedItem.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise StoreError("could not read parked requests") from exc
+        return item.request_id
+
+    def unpark(self, body_key: str, request_id: str) -> None:
+        try:
+            ParkedItem(park_pk(body_key), PARK_SK).delete(condition=ParkedItem.request_id == request_id)
+        except PynamoDBException as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return  # parked again under another id meanwhile: not ours to forget
+            raise StoreError("could not forget the parked request") from exc

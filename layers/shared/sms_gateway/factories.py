@@ -85,6 +85,8 @@ def send_service(metrics: Metrics) -> SendService:
         concurrency=settings.send_concurrency,
         clock=utc_now,
         metrics=metrics,
+        call_timeout=timedelta(seconds=common.connect_timeout + common.read_timeout),
+        max_receive_count=settings.max_receive_count,
     )
 
 

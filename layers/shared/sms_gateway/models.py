@@ -6,6 +6,7 @@
 | message       | ``REQ#<request_id>`` | ``TO#<98…>``  | one recipient of a request: msgid, status     |
 | inbound       | ``IN#<push key>``    | ``#INBOUND``  | one SMS pushed by Asanak                      |
 | opt-out       | ``OPTOUT#<98…>``     | ``#OPTOUT``   | a number that asked not to be messaged        |
+| parked        | ``PARK#<body hash>`` | ``#PARK``     | an id-less request on its way to the DLQ      |
 | credit check  | ``CREDIT``           | ``#CREDIT``   | when credit was last read, and its value      |
 
 Access patterns: a request and all its recipients are one ``Query`` on ``pk``; a recipient is one
@@ -97,6 +98,8 @@ class MessageItem(_Base):
     event_pending = UnicodeAttribute(null=True)  # token of a stored status change whose event is not out yet
     track_shard = UnicodeAttribute(null=True)
     next_check = NumberAttribute(null=True)
+    lease_token = UnicodeAttribute(null=True)  # the send attempt that holds (or held) this recipient
+    lease_until = NumberAttribute(null=True)  # epoch seconds; only while ``sending``
     inflight = InflightIndex()
 
 
@@ -122,6 +125,13 @@ class OptOutItem(_Base):
     at = UTCDateTimeAttribute()
 
 
+class ParkedItem(_Base):
+    class Meta:
+        table_name = UNBOUND
+
+    request_id = UnicodeAttribute()
+
+
 class CreditItem(_Base):
     class Meta:
         table_name = UNBOUND
@@ -130,7 +140,14 @@ class CreditItem(_Base):
     credit = UnicodeAttribute(null=True)
 
 
-ALL_MODELS: tuple[type[_Base], ...] = (RequestItem, MessageItem, InboundItem, OptOutItem, CreditItem)
+ALL_MODELS: tuple[type[_Base], ...] = (
+    RequestItem,
+    MessageItem,
+    InboundItem,
+    OptOutItem,
+    ParkedItem,
+    CreditItem,
+)
 
 
 def bind_table(table_name: str) -> None:
@@ -156,7 +173,12 @@ def message_sk(number: str) -> str:
     return f"TO#{number}"
 
 
+def park_pk(body_key: str) -> str:
+    return f"PARK#{body_key}"
+
+
 REQUEST_SK = "#REQUEST"
+PARK_SK = "#PARK"
 INBOUND_SK = "#INBOUND"
 OPTOUT_SK = "#OPTOUT"
 CREDIT_PK = "CREDIT"

@@ -31,6 +31,7 @@ MAX_TEXT_CHARS = 1000
 MAX_RECIPIENTS = 1000
 MAX_META_BYTES = 2048
 MAX_ID_CHARS = 128
+MAX_META_DEPTH = 8
 
 
 class PoisonRequest(ValueError):
@@ -59,6 +60,7 @@ class SmsRequest:
     sender: str
     meta: dict[str, Any] | None
     parts: int
+    has_id: bool = False  # the producer gave an ``id`` (else the request id is the SQS message id)
 
     @property
     def fingerprint(self) -> str:
@@ -82,12 +84,43 @@ def _request_id(payload: dict[str, Any], fallback_id: str) -> str:
     return value
 
 
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        current, level = stack.pop()
+        if isinstance(current, dict | list):
+            deepest = max(deepest, level)
+            children = current.values() if isinstance(current, dict) else current
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a JSON value holds text that is not valid Unicode (``"\ud800"`` decodes to one)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _meta(payload: dict[str, Any], request_id: str) -> dict[str, Any] | None:
     meta = payload.get("meta")
     if meta is None:
         return None
     if not isinstance(meta, dict):
         raise PoisonRequest(Reason.INVALID_REQUEST, "'meta' must be a JSON object", request_id=request_id)
+    if _has_lone_surrogate(meta):
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST, "'meta' holds text that is not valid Unicode", request_id=request_id
+        )
+    if _depth(meta) > MAX_META_DEPTH:
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST,
+            f"'meta' is nested more than {MAX_META_DEPTH} levels deep",
+            request_id=request_id,
+        )
     size = len(json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode())
     if size > MAX_META_BYTES:
         raise PoisonRequest(
@@ -132,12 +165,23 @@ def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsReq
     """Parse one SQS body; raise :class:`PoisonRequest` for anything that can never be sent."""
     try:
         payload = json.loads(body)
+    except RecursionError as exc:
+        raise PoisonRequest(
+            Reason.INVALID_JSON, "body is nested too deeply to be a request", request_id=fallback_id
+        ) from exc
     except (ValueError, TypeError) as exc:
         raise PoisonRequest(Reason.INVALID_JSON, f"body is not JSON: {exc}", request_id=fallback_id) from exc
     if not isinstance(payload, dict):
         raise PoisonRequest(Reason.INVALID_REQUEST, "body must be a JSON object", request_id=fallback_id)
     request_id = _request_id(payload, fallback_id)
     meta = _meta(payload, request_id)
+    if _has_lone_surrogate(payload):
+        raise PoisonRequest(
+            Reason.INVALID_REQUEST,
+            "the request holds text that is not valid Unicode (a lone surrogate)",
+            request_id=request_id,
+            meta=meta,
+        )
     text = payload.get("text")
     if not isinstance(text, str) or not text.strip():
         raise PoisonRequest(
@@ -175,4 +219,5 @@ def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsReq
         sender=sender,
         meta=meta,
         parts=count_parts(text).parts,
+        has_id=payload.get("id") is not None,
     )

@@ -1,59 +1,89 @@
 """Sending: a batch of SQS requests in, each recipient sent exactly once, outcomes out as events.
 
-How "exactly once" holds when things go wrong:
+Each recipient of a request is one item, and its life is a small state machine. Every transition is
+one conditional write on that item; a failed condition returns the item as it was, which tells our
+own earlier write (a lost response that botocore retried) apart from a real conflict.
 
-1. A request id is *claimed* by the first SQS message that carries it (conditional write). Another
-   message with the same ``id`` within the retention window is a duplicate: nothing is sent.
-2. Before Asanak is called, an *intent* is recorded per recipient (conditional write, state
-   ``sending``). After Asanak returns msgids they are stored (state ``accepted``) and then the events
-   go out (``published``).
-3. On redelivery, stored state decides: ``accepted`` is never sent again (its event is re-published
-   only if it had not gone out); ``sending`` means an earlier attempt died between recording the
-   intent and storing the answer — Asanak may have queued it, so it is reported ``outcome_unknown``
-   and kept for an operator, never re-sent.
-4. Errors that prove nothing was sent (connection refused, 429, 5xx, blocked IP, bad credentials,
-   an account problem such as no credit) release the intent and fail the record, so SQS retries it
-   and finally moves it to the DLQ: messages are never dropped. An *ambiguous* error (a timeout
-   after the request was sent) is ``outcome_unknown``, never retried.
+=============  ================================  ============  ===========================  ================
+state          event                             next state    the one conditional write    event
+=============  ================================  ============  ===========================  ================
+(none)         an attempt is about to call       ``sending``   put if absent, with the      —
+               Asanak for it                     (leased)      attempt's token and
+                                                               ``lease_until``
+``sending``,   Asanak answered a msgid           ``accepted``  update if ``sending`` and    SMS Accepted
+ours                                                           the token is ours
+``sending``,   Asanak refused this destination   ``rejected``  same                         SMS Rejected
+ours           (named, or isolated by                                                       provider_rejected
+               splitting the call)
+``sending``,   no usable answer: it may be       ``unknown``   same                         SMS Rejected
+ours           queued                                                                       outcome_unknown
+``sending``,   nothing was sent (429, 503,       (none)        delete if ``sending`` and    —
+ours           credentials, credit, blocked,                   the token is ours
+               our own time budget ran out)
+``sending``,   the lease has expired: its        ``unknown``   update if ``sending``, that  SMS Rejected
+another's      holder died and may have                        token, ``lease_until`` <     outcome_unknown
+               called Asanak                                   now
+``sending``,   the lease is live: a concurrent   unchanged     none; the record is retried  —
+another's      delivery is sending it
+``accepted``   poll: the status changes          ``accepted``  see :mod:`sms_gateway.poll`  SMS Status
+                                                 / ``final``                                Changed
+=============  ================================  ============  ===========================  ================
 
-Recipients of all requests in a batch that share a sender and a text are grouped, so they share
-provider calls (at most 100 destinations each); independent calls run concurrently, bounded.
+A lease lasts until the holding invocation's deadline plus a margin: Lambda ends an invocation at
+its deadline, so an expired lease is held by an attempt that can no longer act, and taking it over
+cannot race with it. An attempt that stops on its own (an error it caught, its time budget) releases
+what it leased and did not send. Only an attempt that died holding a lease leaves ``sending`` behind:
+the provider may have been called, so the recipient is settled ``outcome_unknown`` and never re-sent.
+
+Around the state machine:
+
+* **Requests.** A request id (the ``id`` field, else the SQS message id) is claimed with its content
+  fingerprint; another SQS message with the same id and content is the same request (only recipients
+  never stored are sent), with other content it is rejected ``duplicate_id``. Copies of one request in
+  one batch are sent once and share the original's fate.
+* **Refusals per destination.** A refusal that proves nothing was sent and names destinations settles
+  only those ``rejected``; the rest is sent again at once. One that names none is narrowed down by
+  splitting the call in halves until the refused destinations are isolated.
+* **Time budget.** No provider call starts unless the invocation's remaining time covers its timeouts
+  and the writes after it; what is left is released and its records retried.
+* **Publishing.** Each call's outcomes are published as soon as they are stored and marked published,
+  concurrently with the other calls; a redelivery publishes only what was stored and not published.
+* **Poison.** Whatever a body makes the parser raise, the request is rejected once and never retried;
+  only infrastructure errors (store, bus, secret) make a record retry.
+* **Redrives without ``id``.** A record failing on its last receive before the DLQ parks its request
+  id under the body's hash; the redriven copy (a new SQS message id) picks it up, so recipients
+  already accepted are not sent again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import time
-from collections import defaultdict
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from asanak.client import MAX_BATCH, chunked
-from asanak.errors import (
-    AmbiguousError,
-    AsanakError,
-    BlockedError,
-    CredentialsError,
-    RejectedError,
-    RetryableError,
-)
+from asanak.client import MAX_BATCH
 
 from sms_gateway import events
 from sms_gateway.events import Event, EventPublisher, Reason
 from sms_gateway.metrics import Metrics, NoMetrics
 from sms_gateway.provider import SmsProvider
+from sms_gateway.provider_failures import FailureKind, ProviderFailure, classify
 from sms_gateway.requests import PoisonRequest, SmsRequest, parse_request
-from sms_gateway.store import Message, MessageStore, State
+from sms_gateway.store import Blocked, Lease, Message, MessageStore, State
 from sms_gateway.tracking import first_check_at
 
 logger = logging.getLogger("sms_gateway.send")
 
-# Refusals an operator fixes (top up credit, activate the sender, wait for tomorrow's limit):
-# the request is kept and retried, never dropped.
-LONGEST_INVOCATION = timedelta(minutes=15)  # Lambda's hard limit
-ACCOUNT_REASONS = frozenset({"credentials", "inactive_sender", "out_of_credit", "daily_limit"})
+LONGEST_INVOCATION = timedelta(minutes=15)  # Lambda's hard limit: the deadline when none is given
+LEASE_GRACE = timedelta(seconds=30)  # a lease outlives its holder's deadline by this much
+WRITES_AFTER_CALL = timedelta(seconds=3)  # time kept for storing and publishing a call's outcome
 
 
 @dataclass(frozen=True)
@@ -62,10 +92,19 @@ class Envelope:
 
     message_id: str
     body: str
+    receive_count: int = 1  # SQS's ApproximateReceiveCount of this delivery
 
 
 class SendFailed(RuntimeError):
     """The record must be retried by SQS (nothing was lost; see ``__cause__``)."""
+
+
+class LeaseHeld(RuntimeError):
+    """A concurrent delivery holds a live lease on a recipient of this request: retry later."""
+
+
+class OutOfTime(RuntimeError):
+    """The invocation's remaining time could not cover another provider call: retry later."""
 
 
 @dataclass
@@ -81,12 +120,46 @@ class BatchOutcome:
 
 @dataclass
 class _Plan:
-    envelope: Envelope
+    """One request of the batch, with the records (SQS messages) that carry it."""
+
     request: SmsRequest
-    to_send: list[Message]
+    envelopes: list[Envelope]
+    body_key: str | None  # the body's hash, for id-less requests (see parking)
+    to_send: list[Message] = field(default_factory=list)
+    failure: BaseException | None = None
 
 
-def _outcome_event(message: Message) -> Event:
+@dataclass(frozen=True)
+class _Attempt:
+    lease: Lease
+    deadline: datetime
+
+
+class _Tally:
+    """Metrics counted in worker threads and emitted once from the handler's thread."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._latencies: list[float] = []
+        self._lock = threading.Lock()
+
+    def add(self, name: str, value: int = 1) -> None:
+        if value:
+            with self._lock:
+                self._counts[name] += value
+
+    def latency(self, milliseconds: float) -> None:
+        with self._lock:
+            self._latencies.append(milliseconds)
+
+    def emit(self, metrics: Metrics) -> None:
+        for name, value in sorted(self._counts.items()):
+            metrics.add_metric(name=name, unit="Count", value=value)
+        for latency in self._latencies:
+            metrics.add_metric(name="ProviderLatency", unit="Milliseconds", value=round(latency, 1))
+
+
+def outcome_event(message: Message) -> Event:
     if message.state in (State.ACCEPTED, State.FINAL) and message.msgid is not None:
         return events.sms_accepted(
             request_id=message.request_id,
@@ -105,6 +178,26 @@ def _outcome_event(message: Message) -> Event:
     )
 
 
+def body_key(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def _calls(plans: Sequence[_Plan]) -> list[list[tuple[_Plan, Message]]]:
+    """Recipients grouped by (sender, text) across the batch, at most 100 per call and no number
+    twice in one call (two requests may share a text and a recipient)."""
+    groups: dict[tuple[str, str], list[list[tuple[_Plan, Message]]]] = defaultdict(list)
+    for plan in plans:
+        for message in plan.to_send:
+            chunks = groups[(plan.request.sender, plan.request.text)]
+            for chunk in chunks:
+                if len(chunk) < MAX_BATCH and all(m.to != message.to for _, m in chunk):
+                    chunk.append((plan, message))
+                    break
+            else:
+                chunks.append([(plan, message)])
+    return [chunk for chunks in groups.values() for chunk in chunks]
+
+
 class SendService:
     def __init__(
         self,
@@ -117,6 +210,9 @@ class SendService:
         concurrency: int,
         clock: Callable[[], datetime],
         metrics: Metrics | None = None,
+        call_timeout: timedelta = timedelta(seconds=15),
+        max_receive_count: int | None = None,
+        new_token: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -126,53 +222,106 @@ class SendService:
         self._concurrency = concurrency
         self._clock = clock
         self._metrics = metrics or NoMetrics()
+        self._call_budget = call_timeout + WRITES_AFTER_CALL
+        self._max_receive_count = max_receive_count
+        self._new_token = new_token
 
     # -- the batch ---------------------------------------------------------------------------------
-    def send_batch(self, envelopes: Sequence[Envelope]) -> BatchOutcome:
-        outcome = BatchOutcome()
-        plans: list[_Plan] = []
-        # Records are independent until their recipients are grouped: prepare them concurrently.
-        workers = max(1, min(self._concurrency, len(envelopes)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare") as pool:
-            prepared = list(pool.map(self._prepare_safely, envelopes))
-        for envelope, (plan, failure) in zip(envelopes, prepared, strict=True):
-            if failure is not None:
-                outcome.failures[envelope.message_id] = failure
-            elif plan is not None:
-                plans.append(plan)
+    def deadline(self, remaining_ms: int) -> datetime:
+        """When the invocation ends, from the time Lambda says is left."""
+        return self._clock() + timedelta(milliseconds=remaining_ms)
 
-        chunks = self._chunks(plans)
-        outbox: list[Message] = []  # outcomes stored by the provider calls, published together
-        if chunks:
-            workers = min(self._concurrency, len(chunks))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sendsms") as pool:
-                results = list(pool.map(lambda chunk: self._send_chunk(chunk, outbox), chunks))
-            for chunk, failure in zip(chunks, results, strict=True):
-                if failure is not None:
-                    for message_id in {plan.envelope.message_id for plan, _ in chunk}:
-                        outcome.failures.setdefault(message_id, failure)
-        failure = self._publish_outcomes(outbox)
-        if failure is not None:  # stored but not published: the retry publishes them (never re-sends)
-            for message in outbox:
-                outcome.failures.setdefault(message.owner, failure)
+    def send_batch(self, envelopes: Sequence[Envelope], deadline: datetime | None = None) -> BatchOutcome:
+        now = self._clock()
+        deadline = deadline or now + LONGEST_INVOCATION
+        attempt = _Attempt(Lease(self._new_token(), deadline + LEASE_GRACE), deadline)
+        tally = _Tally()
+        outcome = BatchOutcome()
+        try:
+            plans = self._plans(envelopes, outcome, tally)
+            self._prepare_all(plans, attempt, tally)
+            calls = _calls([plan for plan in plans if plan.failure is None])
+            self._run(calls, attempt, tally)
+            self._finish(plans, outcome)
+        finally:
+            tally.emit(self._metrics)
         return outcome
 
-    # -- one request -------------------------------------------------------------------------------
-    def _prepare_safely(self, envelope: Envelope) -> tuple[_Plan | None, BaseException | None]:
-        """Prepare one record; return its plan, or the failure that must make SQS retry it."""
-        try:
-            return self._prepare(envelope), None
-        except PoisonRequest as poison:
+    def _plans(self, envelopes: Sequence[Envelope], outcome: BatchOutcome, tally: _Tally) -> list[_Plan]:
+        """Parse every record; reject poison once; one plan per request, copies joined to it."""
+        plans: dict[tuple[str, str], _Plan] = {}
+        for envelope in envelopes:
             try:
-                self._reject_poison(envelope, poison)
-            except Exception as exc:  # publishing failed: retry the record, it will be rejected again
-                return None, exc
-            return None, None
-        except Exception as exc:
-            logger.exception("request could not be prepared", extra={"sqs_message_id": envelope.message_id})
-            return None, exc
+                request = self._parse(envelope)
+            except PoisonRequest as poison:
+                try:
+                    self._reject_poison(envelope, poison, tally)
+                except Exception as exc:  # publishing failed: retry the record, it is rejected again
+                    outcome.failures[envelope.message_id] = exc
+                continue
+            key = (request.request_id, request.fingerprint)
+            if key in plans:  # the same request twice in one batch: sent once, same fate
+                plans[key].envelopes.append(envelope)
+                tally.add("DuplicateRequests")
+            else:
+                plans[key] = _Plan(request, [envelope], None if request.has_id else body_key(envelope.body))
+        return list(plans.values())
 
-    def _reject_poison(self, envelope: Envelope, poison: PoisonRequest) -> None:
+    def _parse(self, envelope: Envelope) -> SmsRequest:
+        try:
+            return parse_request(
+                envelope.body, fallback_id=envelope.message_id, default_sender=self._default_sender
+            )
+        except PoisonRequest:
+            raise
+        except Exception as exc:  # parsing is pure: whatever it raises, this body can never be sent
+            raise PoisonRequest(
+                Reason.INVALID_REQUEST,
+                f"request could not be read ({type(exc).__name__})",
+                request_id=envelope.message_id,
+            ) from exc
+
+    def _finish(self, plans: Sequence[_Plan], outcome: BatchOutcome) -> None:
+        for plan in plans:
+            if plan.failure is None:
+                if plan.body_key is not None and plan.request.request_id != plan.envelopes[0].message_id:
+                    self._forget_parked(plan)
+                continue
+            for envelope in plan.envelopes:
+                outcome.failures[envelope.message_id] = plan.failure
+            self._park_if_last_receive(plan)
+
+    # -- parked id-less requests ------------------------------------------------------------------
+    def _adopt_parked(self, plan: _Plan) -> None:
+        if plan.body_key is None:
+            return
+        parked = self._store.parked(plan.body_key)
+        if parked is not None and parked != plan.request.request_id:
+            logger.info(
+                "redriven request without id: continuing the parked request",
+                extra={"request_id": parked, "sqs_message_id": plan.envelopes[0].message_id},
+            )
+            plan.request = replace(plan.request, request_id=parked)
+
+    def _park_if_last_receive(self, plan: _Plan) -> None:
+        if plan.body_key is None or self._max_receive_count is None:
+            return
+        if max(e.receive_count for e in plan.envelopes) < self._max_receive_count:
+            return
+        try:  # this record is going to the DLQ: its redrive must find the same request id
+            self._store.park(plan.body_key, plan.request.request_id, self._clock() + self._retention)
+        except Exception:
+            logger.exception("could not park a request without id on its way to the DLQ")
+
+    def _forget_parked(self, plan: _Plan) -> None:
+        assert plan.body_key is not None
+        try:
+            self._store.unpark(plan.body_key, plan.request.request_id)
+        except Exception:  # harmless: it expires with the retention
+            logger.exception("could not forget a parked request")
+
+    # -- rejecting whole requests and numbers ------------------------------------------------------
+    def _reject_poison(self, envelope: Envelope, poison: PoisonRequest, tally: _Tally) -> None:
         logger.warning(
             "request rejected",
             extra={
@@ -182,97 +331,21 @@ class SendService:
                 "detail": poison.message,
             },
         )
-        self._publisher.publish(
-            [
-                events.sms_rejected(
-                    request_id=poison.request_id,
-                    to=None,
-                    reason=poison.reason,
-                    message=poison.message,
-                    meta=poison.meta,
-                )
-            ]
+        self._reject(poison.request_id, poison.reason, poison.message, poison.meta, tally)
+
+    def _reject(self, request_id: str, reason: str, message: str, meta: object, tally: _Tally) -> None:
+        event = events.sms_rejected(
+            request_id=request_id,
+            to=None,
+            reason=reason,
+            message=message,
+            meta=meta if isinstance(meta, dict) else None,
         )
-        self._count_rejected(poison.reason)
+        self._publisher.publish([event])
+        tally.add("Rejected")
+        tally.add(f"Rejected_{reason}")
 
-    def _count_rejected(self, reason: str, count: int = 1) -> None:
-        self._metrics.add_metric(name="Rejected", unit="Count", value=count)
-        self._metrics.add_metric(name=f"Rejected_{reason}", unit="Count", value=count)
-
-    def _prepare(self, envelope: Envelope) -> _Plan | None:
-        request = parse_request(
-            envelope.body, fallback_id=envelope.message_id, default_sender=self._default_sender
-        )
-        if not request.recipients:  # nothing to send: each given number is rejected by name, once
-            logger.warning("request has no valid recipient", extra={"request_id": request.request_id})
-            self._reject_invalid(request)
-            return None
-        now = self._clock()
-        claim = self._store.claim_request(
-            request_id=request.request_id,
-            owner=envelope.message_id,
-            fingerprint=request.fingerprint,
-            now=now,
-            expires_at=now + self._retention,
-        )
-        log = {"request_id": request.request_id, "sqs_message_id": envelope.message_id}
-        if claim.duplicate:
-            # Another SQS message carried this id: a producer's retry, or the same request redriven
-            # from the DLQ under a new message id. Recipients it already stored are never sent again;
-            # any it did not (released after a refusal) are sent now, so a redrive is not dropped.
-            self._metrics.add_metric(name="DuplicateRequests", unit="Count", value=1)
-            if claim.fingerprint != request.fingerprint:
-                logger.warning("request id reused for different content: rejected", extra=log)
-                self._publisher.publish(
-                    [
-                        events.sms_rejected(
-                            request_id=request.request_id,
-                            to=None,
-                            reason=Reason.DUPLICATE_ID,
-                            message="this id was already used for a different request; nothing was sent",
-                            meta=request.meta,
-                        )
-                    ]
-                )
-                self._count_rejected(Reason.DUPLICATE_ID)
-                return None
-            logger.info("duplicate request id: only recipients not yet stored are sent", extra=log)
-
-        existing = {} if claim.first_attempt else self._store.messages_of(request.request_id)
-        pending = [number for number in request.recipients if number not in existing]
-        opted_out = self._store.opted_out(pending) if pending else set()
-
-        if not claim.rejections_published and (request.invalid or opted_out):
-            self._reject_invalid(request, opted_out)
-            self._store.mark_rejections_published(request.request_id)
-
-        # Settle this message's own earlier attempts, and another message's only once no invocation
-        # of it can still be running (a Lambda runs 15 minutes at most): until then they are its own.
-        settle_before = now - LONGEST_INVOCATION
-        self._settle_earlier_attempt(
-            [m for m in existing.values() if m.owner == envelope.message_id or m.created_at < settle_before]
-        )
-
-        to_send = [
-            Message(
-                request_id=request.request_id,
-                to=number,
-                sender=request.sender,
-                owner=envelope.message_id,
-                state=State.SENDING,
-                parts=request.parts,
-                meta=request.meta,
-                created_at=now,
-                expires_at=now + self._retention,
-            )
-            for number in pending
-            if number not in opted_out
-        ]
-        if not to_send:
-            return None
-        return _Plan(envelope, request, to_send)
-
-    def _reject_invalid(self, request: SmsRequest, opted_out: set[str] | None = None) -> None:
+    def _reject_numbers(self, request: SmsRequest, opted_out: set[str], tally: _Tally) -> None:
         rejections = [
             events.sms_rejected(
                 request_id=request.request_id,
@@ -291,174 +364,295 @@ class SendService:
                 message="the recipient opted out of messages from this sender",
                 meta=request.meta,
             )
-            for number in sorted(opted_out or ())
+            for number in sorted(opted_out)
         ]
         if rejections:
             self._publisher.publish(rejections)
-            if request.invalid:
-                self._count_rejected(Reason.INVALID_NUMBER, len(request.invalid))
-            if opted_out:
-                self._count_rejected(Reason.OPTED_OUT, len(opted_out))
+            for reason, count in (
+                (Reason.INVALID_NUMBER, len(request.invalid)),
+                (Reason.OPTED_OUT, len(opted_out)),
+            ):
+                tally.add("Rejected", count)
+                tally.add(f"Rejected_{reason}", count)
 
-    def _settle_earlier_attempt(self, existing: list[Message]) -> None:
-        """Redelivery: never re-send what was stored; report what an earlier attempt left half-done."""
-        half_done = [message for message in existing if message.state == State.SENDING]
-        for message in half_done:
-            message.state = State.UNKNOWN
-            message.final = True
+    # -- preparing one request -------------------------------------------------------------------
+    def _prepare_all(self, plans: Sequence[_Plan], attempt: _Attempt, tally: _Tally) -> None:
+        if not plans:
+            return
+        workers = max(1, min(self._concurrency, len(plans)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare") as pool:
+            list(pool.map(lambda plan: self._prepare_safely(plan, attempt, tally), plans))
+
+    def _prepare_safely(self, plan: _Plan, attempt: _Attempt, tally: _Tally) -> None:
+        try:
+            self._prepare(plan, attempt, tally)
+        except Exception as exc:  # infrastructure (store, bus): the record is retried
+            logger.exception(
+                "request could not be prepared", extra={"sqs_message_id": plan.envelopes[0].message_id}
+            )
+            plan.failure = exc
+
+    def _prepare(self, plan: _Plan, attempt: _Attempt, tally: _Tally) -> None:
+        self._adopt_parked(plan)
+        request = plan.request
+        if not request.recipients:  # nothing to send: each given number is rejected by name, once
+            logger.warning("request has no valid recipient", extra={"request_id": request.request_id})
+            self._reject_numbers(request, set(), tally)
+            return
+        now = self._clock()
+        claim = self._store.claim_request(
+            request_id=request.request_id,
+            owner=plan.envelopes[0].message_id,
+            fingerprint=request.fingerprint,
+            now=now,
+            expires_at=now + self._retention,
+        )
+        log = {"request_id": request.request_id, "sqs_message_id": plan.envelopes[0].message_id}
+        if claim.conflict:
+            logger.warning("request id reused for different content: rejected", extra=log)
+            tally.add("DuplicateRequests")
+            self._reject(
+                request.request_id,
+                Reason.DUPLICATE_ID,
+                "this id was already used for a different request; nothing was sent",
+                request.meta,
+                tally,
+            )
+            return
+        if claim.duplicate:
+            # Another SQS message carried this request: a producer's retry, or a redrive from the DLQ
+            # under a new message id. Recipients already stored are never sent again.
+            tally.add("DuplicateRequests")
+            logger.info("repeated request: only recipients not yet stored are sent", extra=log)
+
+        existing = {} if claim.first_attempt else self._store.messages_of(request.request_id)
+        self._settle_stored(list(existing.values()), now, tally)
+        pending = [number for number in request.recipients if number not in existing]
+        opted_out = self._store.opted_out(pending) if pending else set()
+        if not claim.rejections_published and (request.invalid or opted_out):
+            self._reject_numbers(request, opted_out, tally)
+            self._store.mark_rejections_published(request.request_id)
+        plan.to_send = [
+            Message(
+                request_id=request.request_id,
+                to=number,
+                sender=request.sender,
+                owner=plan.envelopes[0].message_id,
+                state=State.SENDING,
+                parts=request.parts,
+                meta=request.meta,
+                created_at=now,
+                expires_at=now + self._retention,
+            )
+            for number in pending
+            if number not in opted_out
+        ]
+
+    def _settle_stored(self, stored: list[Message], now: datetime, tally: _Tally) -> None:
+        """What earlier attempts left: publish settled outcomes not yet published, take over expired
+        leases (``outcome_unknown``), and leave live leases to their holder (the record is retried)."""
+        live = [m for m in stored if m.state == State.SENDING and not _expired(m, now)]
+        expired = [m for m in stored if m.state == State.SENDING and _expired(m, now)]
+        unpublished = [m for m in stored if m.state != State.SENDING and not m.published]
+        taken = self._take_over(expired, now, tally)
+        self._publish(unpublished + taken)
+        if live or len(taken) < len(expired):
+            raise LeaseHeld(
+                f"{len(live) + len(expired) - len(taken)} recipients are being sent by another attempt"
+            )
+
+    def _take_over(self, expired: list[Message], now: datetime, tally: _Tally) -> list[Message]:
+        if not expired:
+            return []
+        for message in expired:
+            message.state, message.final = State.UNKNOWN, True
             message.reason = Reason.OUTCOME_UNKNOWN
             message.reason_message = (
-                "an earlier attempt stopped after asking Asanak to send; it may have been sent, so it is not "
-                "sent again"
+                "an earlier attempt stopped while asking Asanak to send; it may have been sent, so it is "
+                "not sent again"
             )
             logger.error(
-                "outcome unknown: earlier attempt found half-done",
+                "outcome unknown: an attempt died holding the lease",
                 extra={"request_id": message.request_id, "to": message.to},
             )
-        if half_done:
-            self._store.mark_outcome(half_done)
-            self._count_rejected(Reason.OUTCOME_UNKNOWN, len(half_done))
-        unpublished = [message for message in existing if not message.published]
-        if unpublished:
-            self._publisher.publish([_outcome_event(message) for message in unpublished])
-            self._store.mark_published(unpublished)
+        blocked = self._store.take_over(expired, now)
+        taken = [m for m in expired if m.to not in blocked]
+        tally.add("Rejected", len(taken))
+        tally.add(f"Rejected_{Reason.OUTCOME_UNKNOWN}", len(taken))
+        return taken
 
     # -- provider calls ----------------------------------------------------------------------------
-    @staticmethod
-    def _chunks(plans: list[_Plan]) -> list[list[tuple[_Plan, Message]]]:
-        groups: dict[tuple[str, str], list[tuple[_Plan, Message]]] = defaultdict(list)
-        for plan in plans:
-            for message in plan.to_send:
-                groups[(plan.request.sender, plan.request.text)].append((plan, message))
-        return [chunk for items in groups.values() for chunk in chunked(items, MAX_BATCH)]
+    def _run(self, calls: list[list[tuple[_Plan, Message]]], attempt: _Attempt, tally: _Tally) -> None:
+        if not calls:
+            return
+        workers = min(self._concurrency, len(calls))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sendsms") as pool:
+            list(pool.map(lambda call: self._run_call_safely(call, attempt, tally), calls))
 
-    def _send_chunk(self, chunk: list[tuple[_Plan, Message]], outbox: list[Message]) -> BaseException | None:
-        """Send one provider call's worth of recipients; return the error that must fail its records.
-
-        Messages whose outcome is stored go to ``outbox``: the batch publishes them all together.
-        """
-        plan0 = chunk[0][0]
-        messages = [message for _, message in chunk]
-        sender, text = plan0.request.sender, plan0.request.text
+    def _run_call_safely(self, call: list[tuple[_Plan, Message]], attempt: _Attempt, tally: _Tally) -> None:
+        plans = {id(plan): plan for plan, _ in call}
         try:
-            self._store.record_intents(messages)
-        except Exception as exc:
-            # Nothing was sent. Forget the intents this attempt did record (a concurrent delivery of
-            # the same SQS message may own the others), so the retry can send them.
-            logger.exception(
-                "could not record intent; nothing sent", extra={"request_id": plan0.request.request_id}
-            )
+            failure = _Call(self, call, attempt, tally).run()
+        except Exception as exc:  # a store or bus outage: the records are retried
+            logger.exception("send call failed", extra={"recipients": len(call)})
+            failure = exc
+        if failure is not None:
+            for plan in plans.values():
+                plan.failure = plan.failure or failure
+
+    def _publish(self, messages: list[Message]) -> None:
+        if messages:
+            self._publisher.publish([outcome_event(message) for message in messages])
+            self._store.mark_published(messages)
+
+    def _has_time(self, attempt: _Attempt) -> bool:
+        return attempt.deadline - self._clock() >= self._call_budget
+
+
+def _expired(message: Message, now: datetime) -> bool:
+    return message.lease_until is None or message.lease_until < now
+
+
+class _Call:
+    """One group of recipients sharing a sender and a text: leased, sent (split on unnamed refusals),
+    settled and published. Returns the failure that must make its records retry, if any."""
+
+    def __init__(
+        self, service: SendService, call: list[tuple[_Plan, Message]], attempt: _Attempt, tally: _Tally
+    ) -> None:
+        self._service = service
+        self._store = service._store
+        self._lease = attempt.lease
+        self._attempt = attempt
+        self._tally = tally
+        self._request = call[0][0].request
+        self._messages = [message for _, message in call]
+        self._failure: BaseException | None = None
+
+    def run(self) -> BaseException | None:
+        if not self._service._has_time(self._attempt):
+            return OutOfTime("no time left in this invocation for another provider call")
+        leased = self._leased()
+        if leased:
+            self._send(leased)
+        return self._failure
+
+    def _fail(self, failure: BaseException) -> None:
+        self._failure = self._failure or failure
+
+    def _leased(self) -> list[Message]:
+        try:
+            blocked = self._store.lease(self._messages, self._lease)
+        except Exception as exc:  # nothing was sent: forget what this attempt did lease
             written = getattr(exc, "written", [])
             if written:
-                try:
-                    self._store.release_intents(written)
-                except Exception:  # they stay 'sending': a redelivery reports them outcome_unknown
-                    logger.exception("could not release intents")
-            return exc
+                self._store.release(written, self._lease)
+            raise
+        if blocked:
+            self._handle_blocked(blocked)
+        return [m for m in self._messages if m.to not in blocked]
+
+    def _handle_blocked(self, blocked: Blocked) -> None:
+        now = self._service._clock()
+        stored = [m for m in blocked.values() if m is not None]
+        try:
+            self._service._settle_stored(stored, now, self._tally)
+        except Exception as exc:  # LeaseHeld, or an outage: those records retry later
+            self._fail(exc)
+
+    def _send(self, messages: list[Message]) -> None:
+        """Call Asanak for ``messages`` (all leased by us); settle or release every one of them."""
+        if not self._service._has_time(self._attempt):
+            self._release(messages, OutOfTime("no time left in this invocation for another provider call"))
+            return
         started = time.perf_counter()
         try:
-            msgids = self._provider.send(sender, [message.to for message in messages], text)
-        except AmbiguousError as exc:
-            return self._settle(messages, State.UNKNOWN, Reason.OUTCOME_UNKNOWN, exc, "ambiguous", outbox)
-        except RejectedError as exc:
-            if exc.reason in ACCOUNT_REASONS:
-                return self._release(
-                    messages, exc, "credentials" if isinstance(exc, CredentialsError) else "account"
-                )
-            return self._settle(messages, State.REJECTED, Reason.PROVIDER_REJECTED, exc, "rejected", outbox)
-        except BlockedError as exc:
-            return self._release(messages, exc, "blocked")
-        except RetryableError as exc:
-            return self._release(messages, exc, "unavailable")
-        except AsanakError as exc:  # a future error class: treat like an unknown outcome, never re-send
-            return self._settle(messages, State.UNKNOWN, Reason.OUTCOME_UNKNOWN, exc, "ambiguous", outbox)
+            msgids = self._service._provider.send(
+                self._request.sender, [m.to for m in messages], self._request.text
+            )
         except Exception as exc:
-            # Not a provider answer (the secret could not be read, say): the client turns every failure
-            # after the request went out into an AsanakError, so nothing was sent and a retry is safe.
-            return self._release(messages, exc, "internal")
-
-        self._metrics.add_metric(
-            name="ProviderLatency",
-            unit="Milliseconds",
-            value=round((time.perf_counter() - started) * 1000, 1),
-        )
-        accepted_at = self._clock()
+            self._refused(messages, classify(exc))
+            return
+        self._tally.latency((time.perf_counter() - started) * 1000)
+        accepted_at = self._service._clock()
         for message, msgid in zip(messages, msgids, strict=True):
-            message.msgid = msgid
-            message.state = State.ACCEPTED
-            message.accepted_at = accepted_at
+            message.msgid, message.state, message.accepted_at = msgid, State.ACCEPTED, accepted_at
             message.next_check = first_check_at(accepted_at)
-        try:
-            self._store.mark_accepted(messages)
-        except Exception as exc:
-            # Asanak accepted but we could not store it: the intents stay 'sending', so a redelivery
-            # reports outcome_unknown instead of sending again. The msgids are logged for the operator.
-            logger.exception(
-                "accepted by Asanak but not stored",
-                extra={"request_id": plan0.request.request_id, "msgids": msgids},
-            )
-            return exc
-        for message in messages:
             logger.info(
-                "sms accepted",
-                extra={"request_id": message.request_id, "msgid": message.msgid, "to": message.to},
+                "sms accepted", extra={"request_id": message.request_id, "msgid": msgid, "to": message.to}
             )
-        self._metrics.add_metric(name="Accepted", unit="Count", value=len(messages))
-        self._metrics.add_metric(name="PartsSent", unit="Count", value=sum(m.parts for m in messages))
-        outbox.extend(messages)
-        return None
+        self._tally.add("Accepted", len(messages))
+        self._tally.add("PartsSent", sum(m.parts for m in messages))
+        self._settle(messages)
 
-    def _publish_outcomes(self, messages: list[Message]) -> BaseException | None:
-        if not messages:
-            return None
-        try:
-            self._publisher.publish([_outcome_event(message) for message in messages])
-            self._store.mark_published(messages)
-        except Exception as exc:
-            logger.exception("outcome stored but not yet published; the retry publishes it")
-            return exc
-        return None
+    def _refused(self, messages: list[Message], failure: ProviderFailure) -> None:
+        self._tally.add(failure.metric)
+        if failure.retry:
+            logger.warning(
+                "nothing was sent; the request will be retried",
+                extra={"error_class": failure.kind.value, "error": str(failure.error)},
+            )
+            self._release(messages, failure.error)
+        elif failure.kind == FailureKind.AMBIGUOUS:
+            self._outcome(messages, State.UNKNOWN, Reason.OUTCOME_UNKNOWN, failure.error)
+        else:
+            self._rejected(messages, failure)
 
-    def _release(self, messages: list[Message], error: Exception, kind: str) -> BaseException:
-        self._metrics.add_metric(name=f"ProviderError_{kind}", unit="Count", value=1)
-        logger.warning(
-            "nothing was sent; the request will be retried",
-            extra={
-                "error_class": kind,
-                "http_status": getattr(error, "http_status", None),
-                "error": str(error),
-            },
-        )
-        try:
-            self._store.release_intents(messages)
-        except Exception as exc:  # the intents stay: a redelivery will report them outcome_unknown
-            logger.exception("could not release intents")
-            return exc
-        return error
+    def _rejected(self, messages: list[Message], failure: ProviderFailure) -> None:
+        named = set(failure.destinations) & {m.to for m in messages}
+        if named:
+            self._outcome(
+                [m for m in messages if m.to in named],
+                State.REJECTED,
+                Reason.PROVIDER_REJECTED,
+                failure.error,
+            )
+            rest = [m for m in messages if m.to not in named]
+            if rest:
+                self._send(rest)
+        elif len(messages) == 1:
+            self._outcome(messages, State.REJECTED, Reason.PROVIDER_REJECTED, failure.error)
+        else:  # the refusal names no one: narrow it down
+            half = len(messages) // 2
+            self._tally.add("RefusalSplits")
+            self._send(messages[:half])
+            self._send(messages[half:])
 
-    def _settle(
-        self,
-        messages: list[Message],
-        state: str,
-        reason: str,
-        error: BaseException,
-        kind: str,
-        outbox: list[Message],
-    ) -> BaseException | None:
-        self._metrics.add_metric(name=f"ProviderError_{kind}", unit="Count", value=1)
+    def _outcome(self, messages: list[Message], state: str, reason: str, error: BaseException) -> None:
         for message in messages:
-            message.state = state
-            message.final = True
-            message.reason = reason
-            message.reason_message = str(error)
+            message.state, message.final = state, True
+            message.reason, message.reason_message = reason, str(error)
         logger.error(
             "send outcome settled without a msgid",
             extra={"reason": reason, "error": str(error), "recipients": len(messages)},
         )
+        self._tally.add("Rejected", len(messages))
+        self._tally.add(f"Rejected_{reason}", len(messages))
+        self._settle(messages)
+
+    def _settle(self, messages: list[Message]) -> None:
         try:
-            self._store.mark_outcome(messages)
+            blocked = self._store.settle(messages, self._lease)
         except Exception as exc:
-            return exc
-        self._count_rejected(reason, len(messages))
-        outbox.extend(messages)
-        return None
+            # The outcome is not stored: the lease stays, and the next attempt after it expires settles
+            # these recipients outcome_unknown (never re-sent). msgids are logged for the operator.
+            logger.exception(
+                "outcome not stored", extra={"msgids": [m.msgid for m in messages if m.msgid is not None]}
+            )
+            self._fail(exc)
+            return
+        if blocked:  # only possible if our lease was taken over: its taker published the outcome
+            logger.error("lease lost before the outcome was stored", extra={"recipients": sorted(blocked)})
+        done = [m for m in messages if m.to not in blocked]
+        try:
+            self._service._publish(done)
+        except Exception as exc:  # stored, not published: a redelivery publishes them (never re-sends)
+            logger.exception("outcome stored but not yet published; the retry publishes it")
+            self._fail(exc)
+
+    def _release(self, messages: list[Message], error: BaseException) -> None:
+        self._fail(error)
+        try:
+            self._store.release(messages, self._lease)
+        except Exception:  # the leases stay: after they expire, these are settled outcome_unknown
+            logger.exception("could not release leases")

@@ -6,6 +6,7 @@ in-memory fakes that subclass it. Nothing here imports boto3 or pynamodb.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,7 @@ from typing import Any
 
 
 class State:
-    SENDING = "sending"  # intent recorded, provider call under way (or crashed during it)
+    SENDING = "sending"  # leased by an attempt that is calling the provider (or died doing so)
     ACCEPTED = "accepted"  # Asanak returned a msgid; tracked until final
     FINAL = "final"  # a final delivery status (or expired)
     UNKNOWN = "unknown"  # outcome unknown: never re-sent, kept for an operator
@@ -50,6 +51,8 @@ class Message:
     unknown_code: int | None = None
     previous_status: int | None = None
     event_pending: str | None = None  # token of a status change stored but not yet published
+    lease_token: str | None = None  # the attempt holding a ``sending`` recipient
+    lease_until: datetime | None = None  # when that hold expires
     next_check: datetime | None = None
     expires_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -59,10 +62,19 @@ class Message:
 class Claim:
     """Result of claiming a request id for one SQS message."""
 
-    first_attempt: bool  # nothing was stored for this request before
-    duplicate: bool  # another SQS message already owns this request id
+    first_attempt: bool  # nothing was stored for this request before (no recipient can exist yet)
+    duplicate: bool  # another SQS message claimed this request id first (a producer's retry, a redrive)
     rejections_published: bool
-    fingerprint: str | None = None  # the owner's content fingerprint (known for duplicates)
+    fingerprint: str | None = None  # the stored content fingerprint
+    conflict: bool = False  # the id is already used for different content
+
+
+@dataclass(frozen=True)
+class Lease:
+    """An attempt's hold on the recipients it is sending: only the holder may settle them."""
+
+    token: str  # unique per attempt (one SQS delivery of one record)
+    until: datetime  # after this the holder is certainly dead (its invocation's deadline has passed)
 
 
 class StoreError(RuntimeError):
@@ -76,40 +88,58 @@ class StoreError(RuntimeError):
         self.written = list(written)
 
 
-class IntentConflict(StoreError):
-    """A recipient already had a stored message when an intent was recorded for it."""
+Blocked = dict[str, "Message | None"]
+"""Recipients (by number) whose conditional write did not take effect, each with the item as it was
+stored when the condition failed (``None``: no item). A write that had already taken effect (a retried
+request whose first response was lost) is recognised from the stored item and is *not* blocked."""
 
 
-class MessageStore:
-    """Port: what the send service needs from storage."""
+class MessageStore(ABC):
+    """Port: what the send service needs from storage. Every method that changes a recipient is one
+    conditional write per recipient; see the state machine in :mod:`sms_gateway.send`."""
 
+    @abstractmethod
     def claim_request(
         self, *, request_id: str, owner: str, fingerprint: str, now: datetime, expires_at: datetime
-    ) -> Claim:
-        raise NotImplementedError
+    ) -> Claim: ...
 
+    @abstractmethod
     def messages_of(self, request_id: str) -> dict[str, Message]:
-        raise NotImplementedError
+        """Every recipient stored for the request (``published`` filled in), by number."""
 
-    def record_intents(self, messages: Sequence[Message]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        """absent → ``sending`` under ``lease``; a recipient whose item exists is blocked."""
 
-    def mark_accepted(self, messages: Sequence[Message]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def settle(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        """``sending`` under ``lease`` → each message's state (accepted with its msgid, rejected, unknown)."""
 
-    def mark_outcome(self, messages: Sequence[Message]) -> None:
-        """Store a final send outcome (state, reason) of messages that never got a msgid."""
-        raise NotImplementedError
+    @abstractmethod
+    def release(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        """``sending`` under ``lease`` → absent: the provider certainly did not send them."""
 
-    def mark_published(self, messages: Sequence[Message]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def take_over(self, messages: Sequence[Message], now: datetime) -> Blocked:
+        """``sending`` under an expired lease (the message's own ``lease_token``) → its state (unknown)."""
 
-    def release_intents(self, messages: Sequence[Message]) -> None:
-        """Forget intents whose provider call certainly did not go through, so a retry sends them."""
-        raise NotImplementedError
+    @abstractmethod
+    def mark_published(self, messages: Sequence[Message]) -> None: ...
 
-    def mark_rejections_published(self, request_id: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def mark_rejections_published(self, request_id: str) -> None: ...
 
-    def opted_out(self, numbers: Iterable[str]) -> set[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def opted_out(self, numbers: Iterable[str]) -> set[str]: ...
+
+    @abstractmethod
+    def park(self, body_key: str, request_id: str, expires_at: datetime) -> None:
+        """Remember that an id-less request (by its body) is going to the DLQ under ``request_id``."""
+
+    @abstractmethod
+    def parked(self, body_key: str) -> str | None:
+        """The request id an id-less request with this body was parked under, if any."""
+
+    @abstractmethod
+    def unpark(self, body_key: str, request_id: str) -> None:
+        """Forget a parked request once its redrive has settled every recipient."""
