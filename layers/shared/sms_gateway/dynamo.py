@@ -232,16 +232,19 @@ class DynamoMessageStore(MessageStore):
 
     def messages_of(self, request_id: str) -> dict[str, Message]:
         try:
-            request = RequestItem.get(request_pk(request_id), REQUEST_SK, consistent_read=True)
+            try:
+                request = RequestItem.get(request_pk(request_id), REQUEST_SK, consistent_read=True)
+                published = request.published_to
+            except RequestItem.DoesNotExist:
+                published = None
             items = MessageItem.query(
                 request_pk(request_id), MessageItem.sk.startswith("TO#"), consistent_read=True
             )
             messages = {item.to: to_message(item) for item in items}
         except PynamoDBException as exc:
             raise StoreError(f"could not read request {request_id}") from exc
-        published = request.published_to or set()
         for number, message in messages.items():
-            message.published = number in published
+            message.published = number in (published or ())
         return messages
 
     def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:

@@ -1,0 +1,249 @@
+"""In-memory fakes of the send path's ports, with DynamoDB's semantics for conditional writes.
+
+:class:`MemoryMessageStore` subclasses the real port and keeps every item as a copy, applying each
+conditional write atomically (one lock), exactly as the DynamoDB adapter's conditions read; the
+contract tests (tests/unit/test_store_contract.py) run the same cases against both stores, so the
+simulation's results carry over to DynamoDB. ``before``/``after`` hooks let a test or the simulation
+inject a crash or another delivery at every store boundary.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sms_gateway.events import Event
+from sms_gateway.store import Blocked, Claim, Lease, Message, MessageStore, State
+
+Hook = Callable[[str, Sequence[Message]], None]
+
+
+def _noop(point: str, messages: Sequence[Message]) -> None:
+    return None
+
+
+@dataclass
+class _Request:
+    owner: str
+    fingerprint: str
+    attempts: int = 0
+    rejections_published: bool = False
+    published_to: set[str] = field(default_factory=set)
+
+
+class MemoryMessageStore(MessageStore):
+    def __init__(self, before: Hook = _noop, after: Hook = _noop) -> None:
+        self.requests: dict[str, _Request] = {}
+        self.items: dict[tuple[str, str], Message] = {}
+        self.opted: set[str] = set()
+        self.parks: dict[str, str] = {}
+        self.writes = 0
+        self._lock = threading.RLock()
+        self._before = before
+        self._after = after
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _each(
+        self,
+        point: str,
+        messages: Sequence[Message],
+        allowed: Callable[[Message | None, Message], bool],
+        apply: Callable[[Message], None],
+        already_done: Callable[[Message, Message], bool],
+    ) -> Blocked:
+        self._before(point, messages)
+        blocked: Blocked = {}
+        for message in messages:
+            with self._lock:
+                key = (message.request_id, message.to)
+                stored = self.items.get(key)
+                self.writes += 1
+                if allowed(stored, message):
+                    apply(message)
+                elif stored is None or not already_done(message, stored):
+                    blocked[message.to] = None if stored is None else copy.deepcopy(stored)
+        self._after(point, messages)
+        return blocked
+
+    def _put(self, message: Message) -> None:
+        self.items[(message.request_id, message.to)] = copy.deepcopy(message)
+
+    # -- the port ----------------------------------------------------------------------------------
+    def claim_request(
+        self, *, request_id: str, owner: str, fingerprint: str, now: datetime, expires_at: datetime
+    ) -> Claim:
+        self._before("claim", [])
+        with self._lock:
+            self.writes += 1
+            stored = self.requests.get(request_id)
+            if stored is not None and stored.fingerprint != fingerprint:
+                return Claim(
+                    first_attempt=False,
+                    duplicate=True,
+                    rejections_published=stored.rejections_published,
+                    fingerprint=stored.fingerprint,
+                    conflict=True,
+                )
+            if stored is None:
+                stored = self.requests[request_id] = _Request(owner, fingerprint)
+            stored.attempts += 1
+            claim = Claim(
+                first_attempt=stored.attempts == 1,
+                duplicate=stored.owner != owner,
+                rejections_published=stored.rejections_published,
+                fingerprint=stored.fingerprint,
+            )
+        self._after("claim", [])
+        return claim
+
+    def messages_of(self, request_id: str) -> dict[str, Message]:
+        with self._lock:
+            request = self.requests.get(request_id)
+            found = {
+                to: copy.deepcopy(message) for (rid, to), message in self.items.items() if rid == request_id
+            }
+            for to, message in found.items():
+                message.published = request is not None and to in request.published_to
+        return found
+
+    def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        def apply(m: Message) -> None:
+            m.state, m.lease_token, m.lease_until = State.SENDING, lease.token, lease.until
+            self._put(m)
+
+        blocked = self._each(
+            "lease",
+            messages,
+            lambda stored, m: stored is None,
+            apply,
+            lambda m, stored: stored.state == State.SENDING and stored.lease_token == lease.token,
+        )
+        for m in messages:
+            if m.to not in blocked:
+                m.state, m.lease_token, m.lease_until = State.SENDING, lease.token, lease.until
+        return blocked
+
+    def settle(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        for m in messages:
+            m.lease_token = lease.token
+
+        def apply(m: Message) -> None:
+            stored = copy.deepcopy(m)
+            stored.lease_until = None
+            self._put(stored)
+
+        return self._each(
+            "settle",
+            messages,
+            lambda stored, m: stored is not None and _held(stored, lease.token),
+            apply,
+            _same_outcome,
+        )
+
+    def release(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        def apply(m: Message) -> None:
+            del self.items[(m.request_id, m.to)]
+
+        return self._each(
+            "release",
+            messages,
+            lambda stored, m: stored is not None and _held(stored, lease.token),
+            apply,
+            lambda m, stored: False,
+        )
+
+    def take_over(self, messages: Sequence[Message], now: datetime) -> Blocked:
+        def allowed(stored: Message | None, m: Message) -> bool:
+            return (
+                stored is not None
+                and _held(stored, m.lease_token)
+                and stored.lease_until is not None
+                and stored.lease_until < now
+            )
+
+        def apply(m: Message) -> None:
+            stored = copy.deepcopy(m)
+            stored.lease_until = None
+            self._put(stored)
+
+        return self._each("take_over", messages, allowed, apply, _same_outcome)
+
+    def mark_published(self, messages: Sequence[Message]) -> None:
+        self._before("mark_published", messages)
+        with self._lock:
+            for message in messages:
+                self.requests[message.request_id].published_to.add(message.to)
+                message.published = True
+            self.writes += len({m.request_id for m in messages})
+        self._after("mark_published", messages)
+
+    def mark_rejections_published(self, request_id: str) -> None:
+        with self._lock:
+            self.requests[request_id].rejections_published = True
+
+    def opted_out(self, numbers: Iterable[str]) -> set[str]:
+        return set(numbers) & self.opted
+
+    def park(self, body_key: str, request_id: str, expires_at: datetime) -> None:
+        with self._lock:
+            self.parks[body_key] = request_id
+
+    def parked(self, body_key: str) -> str | None:
+        return self.parks.get(body_key)
+
+    def unpark(self, body_key: str, request_id: str) -> None:
+        with self._lock:
+            if self.parks.get(body_key) == request_id:
+                del self.parks[body_key]
+
+
+def _held(stored: Message, token: str | None) -> bool:
+    return stored.state == State.SENDING and stored.lease_token == token
+
+
+def _same_outcome(wanted: Message, stored: Message) -> bool:
+    return (
+        stored.state == wanted.state
+        and stored.msgid == wanted.msgid
+        and stored.lease_token == wanted.lease_token
+    )
+
+
+class MemoryPublisher:
+    """Records what was published; ``before``/``after`` hooks as the store's."""
+
+    def __init__(self, before: Callable[[str], None] | None = None) -> None:
+        self.events: list[Event] = []
+        self._before = before or (lambda point: None)
+        self._lock = threading.Lock()
+
+    def publish(self, events: Sequence[Event]) -> None:
+        self._before("publish")
+        with self._lock:
+            self.events.extend(events)
+
+
+class ScriptedProvider:
+    """A provider whose answer to each ``send`` is decided by ``answer(destinations, text)``: return
+    msgids or raise. Every call is recorded."""
+
+    def __init__(self, answer: Callable[[Sequence[str], str], list[str]] | None = None) -> None:
+        self.calls: list[tuple[str, tuple[str, ...], str]] = []
+        self._answer = answer or (
+            lambda destinations, text: [str(1000 + i) for i in range(len(destinations))]
+        )
+        self._lock = threading.Lock()
+
+    def send(self, source: str, destinations: Sequence[str], text: str) -> list[str]:
+        with self._lock:
+            self.calls.append((source, tuple(destinations), text))
+        return self._answer(destinations, text)
+
+    def status(self, msgids: Sequence[str]) -> list:
+        return []
+
+    def credit(self):  # pragma: no cover - not used by send
+        raise NotImplementedError

@@ -1,0 +1,162 @@
+"""One contract, two stores: the in-memory fake the simulation runs on, and DynamoDB (moto) behind the
+real adapter. Each case is a transition of the send state machine, its own repetition (a retried write
+whose first response was lost) and a competing attempt's write; both stores must answer alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sms_gateway.store import Lease, Message, State
+
+from tests.fakes import MemoryMessageStore
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request):
+    if request.param == "memory":
+        return MemoryMessageStore()
+    from sms_gateway.dynamo import DynamoMessageStore
+
+    harness = request.getfixturevalue("stack")
+    return DynamoMessageStore(harness.table_name)
+
+
+def message(to: str = "989121234567", request_id: str = "r1") -> Message:
+    return Message(
+        request_id=request_id,
+        to=to,
+        sender="982164063188",
+        owner="m1",
+        state=State.SENDING,
+        parts=1,
+        meta={"k": "v"},
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=1),
+    )
+
+
+def accepted(m: Message, msgid: str) -> Message:
+    m.state, m.msgid, m.accepted_at, m.next_check = State.ACCEPTED, msgid, NOW, NOW + timedelta(seconds=20)
+    return m
+
+
+def unknown(m: Message) -> Message:
+    m.state, m.final, m.reason, m.reason_message = State.UNKNOWN, True, "outcome_unknown", "died"
+    return m
+
+
+MINE = Lease("mine", NOW + timedelta(minutes=2))
+THEIRS = Lease("theirs", NOW + timedelta(minutes=2))
+
+
+def test_given_no_item_when_leased_then_sending_under_the_lease_and_a_retry_of_it_is_recognised(store):
+    assert store.lease([message()], MINE) == {}
+    assert (
+        store.lease([message()], MINE) == {}
+    )  # botocore's retry after a lost response: ours, not a conflict
+
+    [stored] = store.messages_of("r1").values()
+    assert (stored.state, stored.lease_token) == (State.SENDING, "mine")
+    assert stored.lease_until is not None and stored.lease_until >= MINE.until - timedelta(seconds=1)
+
+
+def test_given_a_leased_item_when_another_attempt_leases_it_then_blocked_with_the_holder_shown(store):
+    store.lease([message()], THEIRS)
+
+    blocked = store.lease([message(), message("989351234567")], MINE)
+
+    assert list(blocked) == ["989121234567"]
+    holder = blocked["989121234567"]
+    assert holder is not None and (holder.state, holder.lease_token) == (State.SENDING, "theirs")
+    assert store.messages_of("r1")["989351234567"].lease_token == "mine"
+
+
+def test_given_our_lease_when_settled_accepted_twice_then_both_succeed_and_the_msgid_is_stored(store):
+    store.lease([message()], MINE)
+
+    assert store.settle([accepted(message(), "555")], MINE) == {}
+    assert store.settle([accepted(message(), "555")], MINE) == {}  # the retried write is ours
+
+    [stored] = store.messages_of("r1").values()
+    assert (stored.state, stored.msgid) == (State.ACCEPTED, "555")
+
+
+def test_given_another_lease_when_we_settle_or_release_then_blocked_and_nothing_changes(store):
+    store.lease([message()], THEIRS)
+
+    assert list(store.settle([accepted(message(), "555")], MINE)) == ["989121234567"]
+    assert list(store.release([message()], MINE)) == ["989121234567"]
+
+    [stored] = store.messages_of("r1").values()
+    assert (stored.state, stored.lease_token, stored.msgid) == (State.SENDING, "theirs", None)
+
+
+def test_given_our_lease_when_released_then_the_item_is_gone_and_can_be_leased_again(store):
+    store.lease([message()], MINE)
+
+    assert store.release([message()], MINE) == {}
+
+    assert store.messages_of("r1") == {}
+    assert store.lease([message()], THEIRS) == {}
+
+
+def test_given_a_live_lease_then_it_cannot_be_taken_over_but_an_expired_one_can_once(store):
+    store.lease([message()], Lease("dead", NOW + timedelta(minutes=1)))
+    held = store.messages_of("r1")["989121234567"]
+
+    assert list(store.take_over([unknown(held)], NOW)) == ["989121234567"]  # still live
+    later = NOW + timedelta(minutes=5)
+    assert store.take_over([unknown(held)], later) == {}
+    assert store.take_over([unknown(held)], later) == {}  # retried: recognised as done
+
+    [stored] = store.messages_of("r1").values()
+    assert (stored.state, stored.reason) == (State.UNKNOWN, "outcome_unknown")
+
+
+def test_given_a_settled_item_when_leased_again_then_blocked_showing_its_outcome(store):
+    store.lease([message()], THEIRS)
+    store.settle([accepted(message(), "777")], THEIRS)
+
+    blocked = store.lease([message()], MINE)
+
+    stored = blocked["989121234567"]
+    assert stored is not None and (stored.state, stored.msgid) == (State.ACCEPTED, "777")
+
+
+def test_given_a_claimed_request_then_same_content_is_a_duplicate_and_other_content_a_conflict(store):
+    first = store.claim_request(request_id="r1", owner="m1", fingerprint="f1", now=NOW, expires_at=NOW)
+    again = store.claim_request(request_id="r1", owner="m1", fingerprint="f1", now=NOW, expires_at=NOW)
+    other_message = store.claim_request(
+        request_id="r1", owner="m2", fingerprint="f1", now=NOW, expires_at=NOW
+    )
+    conflict = store.claim_request(request_id="r1", owner="m3", fingerprint="f2", now=NOW, expires_at=NOW)
+
+    assert (first.first_attempt, first.duplicate, first.conflict) == (True, False, False)
+    assert (again.first_attempt, again.duplicate, again.conflict) == (False, False, False)
+    assert (other_message.duplicate, other_message.conflict) == (True, False)
+    assert (conflict.conflict, conflict.fingerprint) == (True, "f1")
+
+
+def test_given_published_outcomes_then_messages_of_tells_which(store):
+    store.claim_request(request_id="r1", owner="m1", fingerprint="f1", now=NOW, expires_at=NOW)
+    store.lease([message(), message("989351234567")], MINE)
+    store.settle([accepted(message(), "1")], MINE)
+
+    store.mark_published([accepted(message(), "1")])
+
+    published = {to: m.published for to, m in store.messages_of("r1").items()}
+    assert published == {"989121234567": True, "989351234567": False}
+
+
+def test_given_a_parked_request_then_found_by_body_until_its_own_redrive_forgets_it(store):
+    assert store.parked("body-1") is None
+    store.park("body-1", "sqs-1", NOW + timedelta(days=1))
+
+    assert store.parked("body-1") == "sqs-1"
+    store.unpark("body-1", "another-id")  # not ours to forget
+    assert store.parked("body-1") == "sqs-1"
+    store.unpark("body-1", "sqs-1")
+    assert store.parked("body-1") is None
