@@ -17,13 +17,14 @@ ifneq ($(PY313_DIR),)
 SAM_PATH := PATH="$(PY313_DIR):$$PATH"
 endif
 
-.PHONY: help run demo test lint format typecheck validate build deploy bench clean unit integration e2e
+.PHONY: help run demo test lint format typecheck validate build deploy bench sim clean unit integration e2e
 
 help:
 	@echo "make run       the whole stack on this machine (no AWS account, no Docker)"
 	@echo "make demo      run the stack, send a few messages, show their lifecycle, exit"
 	@echo "make test      everything CI checks: lint, template validation, the whole test suite"
 	@echo "make bench     benchmarks against a naive baseline"
+	@echo "make sim N=…   the send path's duplicate/loss simulation over N seeded schedules (SEED=first seed)"
 	@echo "make build     sam build;  make deploy: sam deploy (guided the first time)"
 
 # --- virtualenvs: (re)created when missing or when a pinned file changes -------------------------
@@ -74,6 +75,11 @@ deploy: build
 
 bench: $(VENV)/.installed
 	$(LOCAL_PATH) $(PY) -m bench $(ARGS)
+
+N ?= 10000
+SEED ?= 0
+sim: $(VENV)/.installed
+	$(LOCAL_PATH) $(PY) -m tests.sim --schedules $(N) --seed $(SEED)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -188,16 +188,14 @@ class MemoryMessageStore(MessageStore):
         return set(numbers) & self.opted
 
     def park(self, body_key: str, request_id: str, expires_at: datetime) -> None:
+        self._before("park", [])
         with self._lock:
             self.parks[body_key] = request_id
+            self.writes += 1
+        self._after("park", [])
 
     def parked(self, body_key: str) -> str | None:
         return self.parks.get(body_key)
-
-    def unpark(self, body_key: str, request_id: str) -> None:
-        with self._lock:
-            if self.parks.get(body_key) == request_id:
-                del self.parks[body_key]
 
 
 def _held(stored: Message, token: str | None) -> bool:

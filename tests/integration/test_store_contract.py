@@ -151,12 +151,10 @@ def test_given_published_outcomes_then_messages_of_tells_which(store):
     assert published == {"989121234567": True, "989351234567": False}
 
 
-def test_given_a_parked_request_then_found_by_body_until_its_own_redrive_forgets_it(store):
+def test_given_a_parked_request_then_found_by_its_body(store):
     assert store.parked("body-1") is None
+
     store.park("body-1", "sqs-1", NOW + timedelta(days=1))
 
     assert store.parked("body-1") == "sqs-1"
-    store.unpark("body-1", "another-id")  # not ours to forget
-    assert store.parked("body-1") == "sqs-1"
-    store.unpark("body-1", "sqs-1")
-    assert store.parked("body-1") is None
+    assert store.parked("body-2") is None

@@ -76,7 +76,6 @@ class SendSettings:
     default_sender: str
     retention_days: int
     send_concurrency: int
-    max_receive_count: int  # the queue's redrive maxReceiveCount: the last receive before the DLQ
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,6 @@ def send_settings() -> SendSettings:
         default_sender=_raw("DEFAULT_SENDER"),
         retention_days=_parsed("RETENTION_DAYS", _positive_int, "a positive number of days"),
         send_concurrency=_parsed("SEND_CONCURRENCY", _positive_int, "a positive integer"),
-        max_receive_count=_parsed("MAX_RECEIVE_COUNT", _positive_int, "a positive integer"),
     )
 
 

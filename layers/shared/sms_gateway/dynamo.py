@@ -375,11 +375,3 @@ class DynamoMessageStore(MessageStore):
         except PynamoDBException as exc:
             raise StoreError("could not read parked requests") from exc
         return item.request_id
-
-    def unpark(self, body_key: str, request_id: str) -> None:
-        try:
-            ParkedItem(park_pk(body_key), PARK_SK).delete(condition=ParkedItem.request_id == request_id)
-        except PynamoDBException as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-                return  # parked again under another id meanwhile: not ours to forget
-            raise StoreError("could not forget the parked request") from exc

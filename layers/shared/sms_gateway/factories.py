@@ -86,7 +86,6 @@ def send_service(metrics: Metrics) -> SendService:
         clock=utc_now,
         metrics=metrics,
         call_timeout=timedelta(seconds=common.connect_timeout + common.read_timeout),
-        max_receive_count=settings.max_receive_count,
     )
 
 

@@ -50,9 +50,11 @@ Around the state machine:
   concurrently with the other calls; a redelivery publishes only what was stored and not published.
 * **Poison.** Whatever a body makes the parser raise, the request is rejected once and never retried;
   only infrastructure errors (store, bus, secret) make a record retry.
-* **Redrives without ``id``.** A record failing on its last receive before the DLQ parks its request
-  id under the body's hash; the redriven copy (a new SQS message id) picks it up, so recipients
-  already accepted are not sent again.
+* **Requests without ``id``.** Before anything is sent, the request id (the SQS message id) is parked
+  under the body's hash for the retention; a copy redriven from the DLQ (same body, new message id)
+  finds it and continues that request, so recipients already accepted are not sent again. Without an
+  ``id`` a request is therefore known by its content: byte-identical bodies within the retention are
+  one request. Give every request an ``id`` to send the same content twice.
 """
 
 from __future__ import annotations
@@ -211,7 +213,6 @@ class SendService:
         clock: Callable[[], datetime],
         metrics: Metrics | None = None,
         call_timeout: timedelta = timedelta(seconds=15),
-        max_receive_count: int | None = None,
         new_token: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self._store = store
@@ -223,7 +224,6 @@ class SendService:
         self._clock = clock
         self._metrics = metrics or NoMetrics()
         self._call_budget = call_timeout + WRITES_AFTER_CALL
-        self._max_receive_count = max_receive_count
         self._new_token = new_token
 
     # -- the batch ---------------------------------------------------------------------------------
@@ -283,42 +283,28 @@ class SendService:
 
     def _finish(self, plans: Sequence[_Plan], outcome: BatchOutcome) -> None:
         for plan in plans:
-            if plan.failure is None:
-                if plan.body_key is not None and plan.request.request_id != plan.envelopes[0].message_id:
-                    self._forget_parked(plan)
-                continue
-            for envelope in plan.envelopes:
-                outcome.failures[envelope.message_id] = plan.failure
-            self._park_if_last_receive(plan)
+            if plan.failure is not None:
+                for envelope in plan.envelopes:
+                    outcome.failures[envelope.message_id] = plan.failure
 
-    # -- parked id-less requests ------------------------------------------------------------------
-    def _adopt_parked(self, plan: _Plan) -> None:
+    # -- id-less requests --------------------------------------------------------------------------
+    def _park_or_adopt(self, plan: _Plan) -> None:
+        """An id-less request is known by its SQS message id, which a redrive from the DLQ changes.
+        Before anything is sent its id is parked under the body's hash for the retention; a redriven
+        copy (same body, new message id) finds it and continues that request instead of starting a
+        new one. It is not forgotten when the request completes: another delivery of the same message
+        may be on its way to the DLQ at that very moment."""
         if plan.body_key is None:
             return
         parked = self._store.parked(plan.body_key)
-        if parked is not None and parked != plan.request.request_id:
+        if parked is None:
+            self._store.park(plan.body_key, plan.request.request_id, self._clock() + self._retention)
+        elif parked != plan.request.request_id:
             logger.info(
-                "redriven request without id: continuing the parked request",
+                "request without id seen before (a redrive): continuing it",
                 extra={"request_id": parked, "sqs_message_id": plan.envelopes[0].message_id},
             )
             plan.request = replace(plan.request, request_id=parked)
-
-    def _park_if_last_receive(self, plan: _Plan) -> None:
-        if plan.body_key is None or self._max_receive_count is None:
-            return
-        if max(e.receive_count for e in plan.envelopes) < self._max_receive_count:
-            return
-        try:  # this record is going to the DLQ: its redrive must find the same request id
-            self._store.park(plan.body_key, plan.request.request_id, self._clock() + self._retention)
-        except Exception:
-            logger.exception("could not park a request without id on its way to the DLQ")
-
-    def _forget_parked(self, plan: _Plan) -> None:
-        assert plan.body_key is not None
-        try:
-            self._store.unpark(plan.body_key, plan.request.request_id)
-        except Exception:  # harmless: it expires with the retention
-            logger.exception("could not forget a parked request")
 
     # -- rejecting whole requests and numbers ------------------------------------------------------
     def _reject_poison(self, envelope: Envelope, poison: PoisonRequest, tally: _Tally) -> None:
@@ -393,7 +379,7 @@ class SendService:
             plan.failure = exc
 
     def _prepare(self, plan: _Plan, attempt: _Attempt, tally: _Tally) -> None:
-        self._adopt_parked(plan)
+        self._park_or_adopt(plan)
         request = plan.request
         if not request.recipients:  # nothing to send: each given number is rejected by name, once
             logger.warning("request has no valid recipient", extra={"request_id": request.request_id})

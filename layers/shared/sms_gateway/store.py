@@ -139,7 +139,3 @@ class MessageStore(ABC):
     @abstractmethod
     def parked(self, body_key: str) -> str | None:
         """The request id an id-less request with this body was parked under, if any."""
-
-    @abstractmethod
-    def unpark(self, body_key: str, request_id: str) -> None:
-        """Forget a parked request once its redrive has settled every recipient."""

@@ -1,0 +1,1 @@
+"""The send path's simulation: see :mod:`tests.sim.world`."""

@@ -1,0 +1,55 @@
+"""The simulation in ``make test``: a bounded number of schedules, and proof that it can fail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from sms_gateway.store import Blocked, Lease, Message
+
+from tests.fakes import MemoryMessageStore
+from tests.sim.world import World
+
+SCHEDULES = 1500  # about 15 s here; `make sim N=100000` runs many more
+
+
+@pytest.mark.parametrize("block", range(5))
+def test_given_many_seeded_schedules_then_no_message_is_duplicated_lost_or_misreported(block):
+    per_block = SCHEDULES // 5
+    violations = []
+    for seed in range(block * per_block, (block + 1) * per_block):
+        violations += World(seed).run()
+    assert violations == [], "\n".join(map(str, violations[:10]))
+
+
+class _IgnoresLeases(MemoryMessageStore):
+    """A broken store: a lease always 'succeeds', overwriting whatever is there."""
+
+    def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        for m in messages:
+            self.items.pop((m.request_id, m.to), None)
+        return super().lease(messages, lease)
+
+
+class _ForgetsOutcomes(MemoryMessageStore):
+    """A broken store: settling reports success but writes nothing."""
+
+    def settle(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        return {}
+
+
+@pytest.mark.parametrize(
+    ("broken", "symptom"),
+    [(_IgnoresLeases, "times"), (_ForgetsOutcomes, "no durable outcome")],
+)
+def test_given_a_broken_store_then_the_simulation_reports_violations(broken, symptom):
+    found = []
+    for seed in range(200):
+        world = World(seed)
+        world.store = broken(before=world._store_boundary, after=world._store_boundary)
+        world.service._store = world.store
+        found += world.run()
+        if found:
+            break
+    assert found, "the simulation did not notice a broken store"
+    assert any(symptom in str(v) for v in found)

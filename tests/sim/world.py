@@ -1,0 +1,392 @@
+"""A seeded, deterministic simulation that hunts for duplicate and lost SMS in the real send code.
+
+One schedule = one seed. The world holds:
+
+* **SQS** (a model): visibility timeout, redelivery, two deliveries of one message at once, the DLQ
+  after ``maxReceiveCount`` receives, and redrives from the DLQ under a **new message id**; a
+  delete with a stale receipt may or may not take effect, as on SQS.
+* **Asanak** (a model): accepts; refuses calls holding numbers it considers invalid, naming them or
+  not; answers 429/503 without acting; accepts and then times out or answers 500; answers 500
+  without acting.
+* **Crashes** at every boundary the send code crosses: before and after each store write, before and
+  after each provider call and each publish. A crashed invocation stops dead: no later write, call or
+  batch response.
+* **The real** :class:`sms_gateway.send.SendService`, on the in-memory store (proven equal to
+  DynamoDB by tests/integration/test_store_contract.py) or on DynamoDB itself (moto).
+
+Invariants, checked after every step and at quiescence (after a healing phase that redelivers and
+redrives until every queue is empty):
+
+1. no (request, recipient) is accepted by the provider twice;
+2. every recipient of every valid request ends with exactly one final outcome: ``SMS Accepted`` with
+   the provider's msgid, or ``SMS Rejected`` with a reason — ``provider_rejected`` only if the
+   provider refused it and never accepted it, ``outcome_unknown`` only where the provider may really
+   have accepted it (an ambiguous answer, or an attempt that died holding its lease);
+3. no SQS message is deleted before each of its recipients has a durable outcome;
+4. nothing stays leased (``sending``) at quiescence;
+5. every accepted recipient is stored with its msgid and a next check: poll tracks it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from asanak.errors import AmbiguousError, RejectedError, RetryableError
+from sms_gateway.send import Envelope, SendService
+from sms_gateway.store import Message, MessageStore, State
+
+from tests.fakes import MemoryMessageStore, MemoryPublisher, ScriptedProvider
+
+SENDER = "982164063188"
+VISIBILITY = timedelta(seconds=360)
+FUNCTION_TIMEOUT = timedelta(seconds=60)
+MAX_RECEIVE = 4
+CALL_TIMEOUT = timedelta(seconds=2)
+TEXTS = ("code 1111", "code 2222", "your order shipped")
+
+
+class Crash(BaseException):
+    """The invocation died here (BaseException: no ``except Exception`` in the code survives it)."""
+
+
+@dataclass
+class SqsMessage:
+    message_id: str
+    body: str
+    request: str  # the logical request this body is (its id, or its first message id)
+    receive_count: int = 0
+    visible_at: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    receipt: int = 0
+    gone: bool = False  # deleted (or moved to the DLQ)
+
+
+@dataclass
+class Invocation:
+    number: int
+    crash_at: int | None  # crash at this boundary index (None: no crash planned)
+    boundaries: int = 0
+    dead: bool = False
+    token: str | None = None
+
+
+@dataclass
+class Request:
+    recipients: tuple[str, ...]
+    text: str
+    valid: bool = True
+
+
+@dataclass
+class Violation:
+    seed: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"seed {self.seed}: {self.what}"
+
+
+@dataclass
+class World:
+    seed: int
+    store_factory: type[MessageStore] | None = None
+    steps: int = 30
+    rng: random.Random = field(init=False)
+    now: datetime = field(default_factory=lambda: datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+    queue: list[SqsMessage] = field(default_factory=list)
+    dlq: list[SqsMessage] = field(default_factory=list)
+    requests: dict[str, Request] = field(default_factory=dict)
+    bad_numbers: set[str] = field(default_factory=set)
+    accepted: Counter[tuple[str, str]] = field(default_factory=Counter)  # (text, to) → provider acceptances
+    msgids: dict[tuple[str, str], str] = field(default_factory=dict)
+    maybe: set[tuple[str, str]] = field(default_factory=set)  # the provider may have accepted it
+    refused: set[tuple[str, str]] = field(default_factory=set)
+    violations: list[Violation] = field(default_factory=list)
+    healing: bool = False
+    _stack: list[Invocation] = field(default_factory=list)
+    _counter: int = 0
+    _number: int = 9120000000
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.store = MemoryMessageStore(before=self._store_boundary, after=self._store_boundary)
+        self.publisher = MemoryPublisher(before=lambda point: self._boundary(point))
+        self.provider = ScriptedProvider(self._answer)
+        self.service = SendService(
+            store=self.store,
+            publisher=self.publisher,
+            provider=self.provider,
+            default_sender=SENDER,
+            retention=timedelta(days=30),
+            concurrency=1,  # deterministic: one worker at a time (concurrency comes from nesting)
+            clock=lambda: self.now,
+            call_timeout=CALL_TIMEOUT,
+            new_token=self._token,
+        )
+
+    # -- ids ---------------------------------------------------------------------------------------
+    def _token(self) -> str:
+        self._counter += 1
+        token = f"attempt-{self._counter}"
+        if self._stack:
+            self._stack[-1].token = token
+        return token
+
+    def _new_id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}-{self._counter}"
+
+    def _numbers(self, count: int) -> tuple[str, ...]:
+        numbers = []
+        for _ in range(count):
+            self._number += 1
+            number = f"98{self._number}"
+            if self.rng.random() < 0.15:
+                self.bad_numbers.add(number)
+            numbers.append(number)
+        return tuple(numbers)
+
+    # -- boundaries: crashes and concurrent deliveries ----------------------------------------------
+    def _store_boundary(self, point: str, messages: Sequence[Message]) -> None:
+        self._boundary(point)
+
+    def _boundary(self, point: str) -> None:
+        if not self._stack:
+            return
+        invocation = self._stack[-1]
+        if invocation.dead:
+            raise Crash(point)
+        invocation.boundaries += 1
+        if invocation.crash_at == invocation.boundaries:
+            invocation.dead = True
+            raise Crash(point)
+        if not self.healing and len(self._stack) < 2 and self.rng.random() < 0.04:
+            self._deliver_concurrently()
+
+    def _deliver_concurrently(self) -> None:
+        """SQS hands a message that this invocation holds to another invocation at the same time."""
+        in_flight = [m for m in self.queue if not m.gone and m.receive_count > 0]
+        if in_flight:
+            self._invoke([self.rng.choice(in_flight)])
+
+    # -- Asanak -------------------------------------------------------------------------------------
+    def _answer(self, destinations: Sequence[str], text: str) -> list[str]:
+        self._boundary("before provider call")
+        pairs = [(text, to) for to in destinations]
+        self.now += timedelta(milliseconds=self.rng.randint(50, 1500))
+        bad = [to for to in destinations if to in self.bad_numbers]
+        roll = 1.0 if self.healing else self.rng.random()
+        if bad:
+            self.refused.update((text, to) for to in bad)
+            if self.rng.random() < 0.5:
+                raise RejectedError(
+                    "invalid destination", method="sendsms", reason="invalid_destination", destinations=bad
+                )
+            raise RejectedError("bad request", method="sendsms", reason="validation", http_status=400)
+        if roll < 0.05:
+            raise RetryableError("too many requests", method="sendsms", http_status=429)
+        if roll < 0.08:
+            self.maybe.update(pairs)
+            raise AmbiguousError("500 without acting", method="sendsms", http_status=500)
+        msgids = []
+        for pair in pairs:
+            self.accepted[pair] += 1
+            self._counter += 1
+            msgids.append(str(self._counter))
+            self.msgids[pair] = msgids[-1]
+        if roll < 0.16:
+            self.maybe.update(pairs)
+            self.now += CALL_TIMEOUT
+            raise AmbiguousError("read timeout after sending", method="sendsms")
+        if roll < 0.19:
+            self.maybe.update(pairs)
+            raise AmbiguousError("accepted, then HTTP 500", method="sendsms", http_status=500)
+        self._boundary("after provider call")
+        return msgids
+
+    # -- producers ----------------------------------------------------------------------------------
+    def produce(self) -> None:
+        kind = self.rng.random()
+        message_id = self._new_id("sqs")
+        if kind < 0.06:
+            body = self.rng.choice(['{"to": "0912", ', '{"to": "09121234567", "text": "\\ud800"}', "[]"])
+            self.requests[message_id] = Request((), "", valid=False)
+            self.queue.append(SqsMessage(message_id, body, message_id, visible_at=self.now))
+            return
+        recipients = self._numbers(self.rng.choice((1, 1, 2, 3, 5, 12)))
+        text = self.rng.choice(TEXTS)
+        payload: dict[str, object] = {"to": list(recipients), "text": text}
+        request_id = message_id
+        if self.rng.random() < 0.6:
+            request_id = self._new_id("req")
+            payload["id"] = request_id
+        self.requests[request_id] = Request(recipients, text)
+        body = json.dumps(payload)
+        self.queue.append(SqsMessage(message_id, body, request_id, visible_at=self.now))
+        if "id" in payload and self.rng.random() < 0.2:  # the producer's SendMessage was retried
+            self.queue.append(SqsMessage(self._new_id("sqs"), body, request_id, visible_at=self.now))
+
+    # -- SQS and Lambda ----------------------------------------------------------------------------
+    def deliver(self) -> None:
+        visible = [m for m in self.queue if not m.gone and m.visible_at <= self.now]
+        if visible:
+            self._invoke(visible[:10])
+
+    def _invoke(self, batch: list[SqsMessage]) -> None:
+        receipts = {}
+        for message in batch:
+            message.receive_count += 1
+            message.receipt += 1
+            message.visible_at = self.now + VISIBILITY
+            receipts[message.message_id] = message.receipt
+        crash_at = None
+        if not self.healing and self.rng.random() < 0.35:
+            crash_at = self.rng.randint(1, 12)
+        invocation = Invocation(len(self._stack), crash_at)
+        deadline = self.now + (FUNCTION_TIMEOUT if self.rng.random() < 0.8 else timedelta(seconds=6))
+        envelopes = [Envelope(m.message_id, m.body, m.receive_count) for m in batch]
+        self._stack.append(invocation)
+        try:
+            outcome = self.service.send_batch(envelopes, deadline=deadline)
+        except Crash:
+            self._after_crash(invocation)
+            return
+        finally:
+            self._stack.pop()
+        for message in batch:
+            failed = message.message_id in outcome.failures
+            if message.gone:
+                continue
+            if not failed:
+                stale = message.receipt != receipts[message.message_id]
+                if not stale or self.rng.random() < 0.5:
+                    self._delete(message)
+            elif message.receive_count >= MAX_RECEIVE:
+                message.gone = True
+                self.dlq.append(message)
+
+    def _after_crash(self, invocation: Invocation) -> None:
+        """An attempt died: whatever it held leased may have reached the provider."""
+        for message in self.store.items.values():
+            if message.state == State.SENDING and message.lease_token == invocation.token:
+                self.maybe.add((self.requests_text(message.request_id), message.to))
+
+    def requests_text(self, request_id: str) -> str:
+        request = self.requests.get(request_id)
+        return request.text if request else ""
+
+    def _delete(self, message: SqsMessage) -> None:
+        request = self.requests[message.request]
+        for to in request.recipients:
+            stored = self.store.items.get((message.request, to))
+            if stored is None or stored.state == State.SENDING:
+                self._violate(
+                    f"message {message.message_id} deleted while {to} of {message.request} has no durable "
+                    f"outcome ({'none' if stored is None else stored.state})"
+                )
+        message.gone = True
+
+    def redrive(self) -> None:
+        for message in self.dlq:
+            self.queue.append(
+                SqsMessage(self._new_id("sqs"), message.body, message.request, visible_at=self.now)
+            )
+        self.dlq.clear()
+
+    # -- the schedule --------------------------------------------------------------------------------
+    def run(self) -> list[Violation]:
+        logging.disable(logging.CRITICAL)
+        try:
+            for _ in range(self.steps):
+                self._step()
+                self._check_no_duplicates()
+            self._heal()
+            self._check_quiescence()
+        finally:
+            logging.disable(logging.NOTSET)
+        return self.violations
+
+    def _step(self) -> None:
+        roll = self.rng.random()
+        if roll < 0.35:
+            self.produce()
+        elif roll < 0.75:
+            self.deliver()
+        elif roll < 0.8:
+            self.redrive()
+        else:
+            self.now += timedelta(seconds=self.rng.choice((1, 30, 120, 400)))
+
+    def _heal(self) -> None:
+        self.healing = True
+        for _ in range(200):
+            if not any(not m.gone for m in self.queue) and not self.dlq:
+                return
+            self.now += VISIBILITY + timedelta(seconds=1)
+            while any(not m.gone and m.visible_at <= self.now for m in self.queue):
+                self.deliver()
+            self.redrive()
+        self._violate("the queues never drained")
+
+    # -- invariants ----------------------------------------------------------------------------------
+    def _violate(self, what: str) -> None:
+        self.violations.append(Violation(self.seed, what))
+
+    def _check_no_duplicates(self) -> None:
+        for pair, count in self.accepted.items():
+            if count > 1:
+                self._violate(f"{pair[1]} was sent {pair[0]!r} {count} times")
+                self.accepted[pair] = 1  # report once
+
+    def _check_quiescence(self) -> None:
+        outcomes: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        for event in self.publisher.events:
+            detail = event.detail
+            if "to" not in detail:
+                continue
+            value = detail.get("msgid") or detail.get("reason")
+            outcomes.setdefault((detail["request_id"], detail["to"]), set()).add((event.detail_type, value))
+        for request_id, request in self.requests.items():
+            for to in request.recipients:
+                self._check_recipient(request_id, request.text, to, outcomes.get((request_id, to), set()))
+        for message in self.store.items.values():
+            if message.state == State.SENDING:
+                self._violate(f"{message.to} of {message.request_id} is still leased at quiescence")
+            if message.state == State.ACCEPTED and (message.msgid is None or message.next_check is None):
+                self._violate(f"{message.to} of {message.request_id} accepted but not tracked")
+
+    def _check_recipient(self, request_id: str, text: str, to: str, seen: set[tuple[str, str]]) -> None:
+        pair = (text, to)
+        who = f"{to} of {request_id}"
+        if len(seen) != 1:
+            self._violate(f"{who} has {len(seen)} distinct outcomes: {sorted(seen)}")
+            return
+        [(kind, value)] = seen
+        if kind == "SMS Accepted":
+            if self.msgids.get(pair) != value or not self.accepted[pair]:
+                self._violate(
+                    f"{who} reported accepted as {value} but the provider says {self.msgids.get(pair)}"
+                )
+        elif value == "provider_rejected":
+            if pair not in self.refused or self.accepted[pair]:
+                self._violate(f"{who} reported provider_rejected but the provider did not refuse it")
+        elif value == "outcome_unknown":
+            if pair not in self.maybe:
+                self._violate(
+                    f"{who} reported outcome_unknown though the provider never could have accepted it"
+                )
+        else:
+            self._violate(f"{who} rejected with unexpected reason {value}")
+
+
+def run_schedules(count: int, first_seed: int = 0, steps: int = 30) -> tuple[int, list[Violation]]:
+    """Run ``count`` schedules; return how many ran and the violations found (each names its seed)."""
+    violations: list[Violation] = []
+    for seed in range(first_seed, first_seed + count):
+        violations += World(seed, steps=steps).run()
+    return count, violations
