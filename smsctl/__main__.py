@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 
 from smsctl.producer import Target, build_request, local_target, request_status, send_request, stack_target
 
@@ -28,7 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--to", action="append", required=True, help="recipient (repeatable)")
     send.add_argument("--text", required=True)
     send.add_argument("--from", dest="sender", help="sender number (default: the stack's DefaultSender)")
-    send.add_argument("--id", dest="request_id", help="client reference, also the deduplication key")
+    send.add_argument(
+        "--id",
+        dest="request_id",
+        help="client reference, also the deduplication key (default: a new random id, so a retry of this "
+        "command is a new request but a redrive of it is not)",
+    )
     send.add_argument("--meta", type=json.loads, help="JSON object echoed in every event")
     status = commands.add_parser("status", help="show every recipient of a request")
     status.add_argument("--id", dest="request_id", required=True)
@@ -39,11 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "send":
         to = args.to[0] if len(args.to) == 1 else args.to
-        request = build_request(to, args.text, sender=args.sender, request_id=args.request_id, meta=args.meta)
+        request_id = args.request_id or f"smsctl-{uuid.uuid4()}"
+        request = build_request(to, args.text, sender=args.sender, request_id=request_id, meta=args.meta)
         message_id = send_request(target, request)
         print(
             json.dumps(
-                {"queued": True, "sqs_message_id": message_id, "request_id": args.request_id or message_id},
+                {"queued": True, "sqs_message_id": message_id, "request_id": request_id},
                 ensure_ascii=False,
             )
         )
