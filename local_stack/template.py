@@ -88,6 +88,9 @@ class Stack:
                 return self._sub(arg)
             if key == "Fn::Join":
                 sep, items = arg
+                items = self.resolve(items)
+                if isinstance(items, str):  # a CommaDelimitedList parameter
+                    items = items.split(",") if items else []
                 return sep.join(str(self.resolve(item)) for item in items)
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
@@ -129,6 +132,25 @@ class Stack:
             return str(self._ref(name))
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    def condition(self, name: str) -> bool:
+        """The value of one of the template's ``Conditions`` for this stack's parameters."""
+        return self._evaluate(self.template.get("Conditions", {})[name])
+
+    def _evaluate(self, expression: Any) -> bool:
+        ((key, arg),) = expression.items()
+        if key == "Fn::Not":
+            return not self._evaluate(arg[0])
+        if key == "Fn::And":
+            return all(self._evaluate(item) for item in arg)
+        if key == "Fn::Or":
+            return any(self._evaluate(item) for item in arg)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(item) for item in arg)
+            return bool(left == right)
+        if key == "Condition":
+            return self.condition(arg)
+        raise ValueError(f"cannot evaluate the condition {expression!r}")
 
     # -- function settings ------------------------------------------------------------------------
     def function(self, logical: str) -> dict[str, Any]:

@@ -2,17 +2,28 @@
 
 Handlers are invoked exactly as Lambda would: the function's environment comes from the template
 (Globals + its own variables), events are realistic Lambda events, and a Lambda context is passed.
-Published events are captured through a real EventBridge rule that targets an SQS queue.
+Each invocation runs with its function's role only: moto checks every request against the role
+``local_stack.iam`` built from the function's ``Policies`` (the credentials of ``sts:AssumeRole`` are
+in the environment while it runs, as Lambda puts them there). The tests' own calls (provisioning,
+reading the table, the event tap) use an administrator. Published events are captured through a real
+EventBridge rule that targets an SQS queue.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from local_stack.iam import FUNCTIONS
 from local_stack.lambda_events import LambdaContext, sqs_event, sqs_record  # noqa: F401 - the tests' imports
 from local_stack.tap import EventTap
 from local_stack.template import Stack
@@ -35,17 +46,109 @@ def assert_matches_schema(event: dict[str, Any]) -> None:
     jsonschema.validate(event["detail"], schema, format_checker=jsonschema.FormatChecker())
 
 
-FUNCTIONS = {"send": "SendFunction", "poll": "PollFunction", "receive": "ReceiveFunction"}
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+class ActionLog:
+    """Every AWS action each function's role was asked for (by logical id), as moto checked it."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, set[str]] = defaultdict(set)
+        self._lock = threading.Lock()
+
+    def install(self, monkeypatch: Any) -> None:
+        """Record each request moto authorises (its server runs in this process, on a thread)."""
+        from moto.iam.access_control import IAMRequestBase
+
+        check = IAMRequestBase.check_action_permitted
+        log = self
+
+        def recorded(request: Any, resource: str) -> None:
+            # local_stack.iam assumes each role with the function's logical id as the session name.
+            logical = getattr(request._access_key, "_session_name", None)
+            if logical in FUNCTIONS.values():
+                with log._lock:
+                    log.used[logical].add(request._action)
+            check(request, resource)
+
+        monkeypatch.setattr(IAMRequestBase, "check_action_permitted", recorded)
+
+    def merge(self, used: dict[str, list[str]]) -> None:
+        for logical, actions in used.items():
+            self.used[logical].update(actions)
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {logical: sorted(actions) for logical, actions in self.used.items()}
+
+
+ACTIONS = ActionLog()
+
+
+def _warm_objects() -> tuple[Any, ...]:
+    """What the layer has built and cached (clients, stores, connections, secret providers)."""
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+    from sms_gateway import factories, models
+
+    return (
+        tuple(factory.cache_info().currsize for factory in factories.FACTORIES),
+        tuple(id(model._connection) for model in models.ALL_MODELS),
+        tuple(id(provider) for provider in DEFAULT_PROVIDERS.values()),
+    )
 
 
 class Harness:
     """One provisioned stack on moto, with helpers to read what the functions did."""
 
-    def __init__(self, stack: Stack, endpoint: str) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        endpoint: str,
+        admin: dict[str, str],
+        function_credentials: dict[str, dict[str, str]],
+    ) -> None:
         self.stack = stack
         self.endpoint = endpoint
-        self.session = boto3.Session(region_name=stack.region)
+        self.admin = admin
+        self.function_credentials = function_credentials
+        self.session = boto3.Session(region_name=stack.region, **admin)
         self.tap = EventTap(self.client("sqs"), self.client("events"), self.bus_name)
+        # The function whose credentials built what the layer has cached, and that cache as it was
+        # when its last invocation ended: a warm start keeps it, anything else rebuilds it.
+        self._warm: tuple[str, tuple[Any, ...]] | None = None
+
+    def handler(self, name: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        """``handler`` as the function ``name`` runs on Lambda: with its role's credentials only."""
+
+        @functools.wraps(handler)
+        def invoke(event: Any, context: Any) -> Any:
+            with self.running_as(FUNCTIONS[name]):
+                return handler(event, context)
+
+        return invoke
+
+    @contextlib.contextmanager
+    def running_as(self, logical: str) -> Iterator[None]:
+        """The function's credentials in the environment while the block runs, every layer client
+        built with them (a warm start of the same function keeps its clients); the administrator's
+        again after it."""
+        from sms_gateway import factories, models
+
+        before = {name: os.environ.get(name) for name in CREDENTIAL_VARIABLES}
+        os.environ.update(self.function_credentials[logical])
+        if self._warm is None or self._warm != (logical, _warm_objects()):
+            factories.reset()
+            for model in models.ALL_MODELS:
+                model._connection = None
+            boto3.DEFAULT_SESSION = None  # it keeps the credentials it first resolved
+        try:
+            yield
+        finally:
+            self._warm = (logical, _warm_objects())
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint)
