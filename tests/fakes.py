@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sms_gateway.events import Event
 from sms_gateway.store import Blocked, Claim, Lease, Message, MessageStore, State
@@ -36,14 +37,23 @@ class _Request:
 
 class MemoryMessageStore(MessageStore):
     def __init__(self, before: Hook = _noop, after: Hook = _noop) -> None:
+        self.hook(before, after)
         self.requests: dict[str, _Request] = {}
         self.items: dict[tuple[str, str], Message] = {}
         self.opted: set[str] = set()
         self.parks: dict[str, str] = {}
         self.writes = 0
         self._lock = threading.RLock()
+
+    def hook(self, before: Hook = _noop, after: Hook = _noop) -> None:
+        """Call ``before(point, messages)``/``after(…)`` around every write (crash injection)."""
         self._before = before
         self._after = after
+
+    def stored(self) -> dict[tuple[str, str], Message]:
+        """Every recipient item, by (request id, number)."""
+        with self._lock:
+            return dict(self.items)
 
     # -- helpers -----------------------------------------------------------------------------------
     def _each(
@@ -245,3 +255,41 @@ class ScriptedProvider:
 
     def credit(self):  # pragma: no cover - not used by send
         raise NotImplementedError
+
+
+def hooked_dynamo_store(table_name: str, client: Any) -> MessageStore:
+    """The real DynamoDB adapter with the same hooks as :class:`MemoryMessageStore` around every write,
+    and a (test-only) scan of its recipient items: lets the simulation run on moto."""
+    from sms_gateway.dynamo import DynamoMessageStore, to_message
+    from sms_gateway.models import MessageItem
+
+    class Hooked(DynamoMessageStore):
+        def hook(self, before: Hook = _noop, after: Hook = _noop) -> None:
+            self._before, self._after = before, after
+
+        def stored(self) -> dict[tuple[str, str], Message]:
+            found = {}
+            for page in client.get_paginator("scan").paginate(TableName=table_name):
+                for raw in page["Items"]:
+                    if raw["sk"]["S"].startswith("TO#"):
+                        message = to_message(MessageItem.from_raw_data(raw))
+                        found[(message.request_id, message.to)] = message
+            return found
+
+    def wrap(name: str) -> None:
+        real = getattr(DynamoMessageStore, name)
+
+        def hooked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            messages = args[0] if args and isinstance(args[0], list) else []
+            self._before(name, messages)
+            result = real(self, *args, **kwargs)
+            self._after(name, messages)
+            return result
+
+        setattr(Hooked, name, hooked)
+
+    for name in ("claim_request", "lease", "settle", "release", "take_over", "mark_published", "park"):
+        wrap(name)
+    store = Hooked(table_name)
+    store.hook()
+    return store

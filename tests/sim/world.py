@@ -94,8 +94,9 @@ class Violation:
 @dataclass
 class World:
     seed: int
-    store_factory: type[MessageStore] | None = None
     steps: int = 30
+    store: MessageStore | None = None  # default: the in-memory store; give a HookedDynamoStore for moto
+    numbers_from: int = 9120000000
     rng: random.Random = field(init=False)
     now: datetime = field(default_factory=lambda: datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
     queue: list[SqsMessage] = field(default_factory=list)
@@ -110,11 +111,13 @@ class World:
     healing: bool = False
     _stack: list[Invocation] = field(default_factory=list)
     _counter: int = 0
-    _number: int = 9120000000
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.store = MemoryMessageStore(before=self._store_boundary, after=self._store_boundary)
+        self._number = self.numbers_from
+        if self.store is None:
+            self.store = MemoryMessageStore()
+        self.store.hook(before=self._store_boundary, after=self._store_boundary)
         self.publisher = MemoryPublisher(before=lambda point: self._boundary(point))
         self.provider = ScriptedProvider(self._answer)
         self.service = SendService(
@@ -139,7 +142,7 @@ class World:
 
     def _new_id(self, prefix: str) -> str:
         self._counter += 1
-        return f"{prefix}-{self._counter}"
+        return f"{prefix}-{self.seed}-{self._counter}"
 
     def _numbers(self, count: int) -> tuple[str, ...]:
         numbers = []
@@ -272,7 +275,7 @@ class World:
 
     def _after_crash(self, invocation: Invocation) -> None:
         """An attempt died: whatever it held leased may have reached the provider."""
-        for message in self.store.items.values():
+        for message in self.store.stored().values():
             if message.state == State.SENDING and message.lease_token == invocation.token:
                 self.maybe.add((self.requests_text(message.request_id), message.to))
 
@@ -282,8 +285,9 @@ class World:
 
     def _delete(self, message: SqsMessage) -> None:
         request = self.requests[message.request]
+        recipients = self.store.messages_of(message.request) if request.recipients else {}
         for to in request.recipients:
-            stored = self.store.items.get((message.request, to))
+            stored = recipients.get(to)
             if stored is None or stored.state == State.SENDING:
                 self._violate(
                     f"message {message.message_id} deleted while {to} of {message.request} has no durable "
@@ -354,7 +358,7 @@ class World:
         for request_id, request in self.requests.items():
             for to in request.recipients:
                 self._check_recipient(request_id, request.text, to, outcomes.get((request_id, to), set()))
-        for message in self.store.items.values():
+        for message in self.store.stored().values():
             if message.state == State.SENDING:
                 self._violate(f"{message.to} of {message.request_id} is still leased at quiescence")
             if message.state == State.ACCEPTED and (message.msgid is None or message.next_check is None):
