@@ -57,7 +57,9 @@ def test_given_dynamodb_itself_then_a_few_schedules_hold_the_same_invariants(sta
 
     violations = []
     for index, seed in enumerate(range(100_000, 100_012)):
-        store = hooked_dynamo_store(stack.table_name, stack.client("dynamodb"))
+        store = hooked_dynamo_store(
+            stack.table_name, stack.client("dynamodb"), stack.client("dynamodbstreams")
+        )
         world = World(seed, steps=20, store=store, numbers_from=9120000000 + index * 10_000)
         violations += world.run()
     assert violations == [], "\n".join(map(str, violations[:10]))
