@@ -63,7 +63,7 @@ def _recipient_events(old: Message | None, new: Message) -> list[Event]:
     before = None if old is None else old.state
     found: list[Event] = []
     if before in (None, State.SENDING):
-        if new.state == State.ACCEPTED and new.msgid is not None:
+        if new.state in (State.ACCEPTED, State.FINAL) and new.msgid is not None:
             found.append(accepted_event(new))
         elif new.state in SETTLED_WITHOUT_MSGID:
             found.append(rejected_event(new))
