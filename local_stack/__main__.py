@@ -111,6 +111,8 @@ def print_summary(endpoints, speed: float) -> None:  # type: ignore[no-untyped-d
     lines = [
         "Asanak SMS gateway — local stack (all on 127.0.0.1)",
         f"  AWS endpoint     {endpoints.aws}   (export AWS_ENDPOINT_URL={endpoints.aws})",
+        f"  AWS keys         AWS_ACCESS_KEY_ID={endpoints.access_key_id}"
+        f" AWS_SECRET_ACCESS_KEY={endpoints.secret_access_key}  (moto checks IAM)",
         f"  send queue       {endpoints.queue_url}",
         f"  dead letters     {endpoints.dlq_url}",
         f"  event bus        {endpoints.bus_name}",

@@ -11,17 +11,25 @@ the environment the template gives them, driven the way Lambda drives them:
 - receive: an HTTP listener turns each request into an API Gateway HTTP API (payload 2.0) event for
   the routes the template declares (``GET /inbound/{token}``) and returns the handler's response.
 
+Each function runs in processes of its own (as many as invocations may overlap), with its own
+environment from the template and the credentials of its own role: moto checks IAM (see
+``local_stack.iam``), so a call outside the function's template role is denied here as on AWS. What
+stands in for AWS itself (provisioning, the SQS event source, the schedule) acts as an administrator,
+whose keys ``endpoints.json`` carries for producers and SDKs.
+
 ``speed`` runs time faster for the gateway and the sandbox alike (a demo watches a message go from
 accepted to delivered in seconds, not minutes); 1.0 is real time.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import http.server
 import importlib
 import json
 import logging
+import multiprocessing
 import os
 import re
 import subprocess
@@ -39,6 +47,7 @@ from typing import Any
 
 import boto3
 
+from local_stack.iam import FUNCTIONS, enforce, function_credentials
 from local_stack.lambda_events import LambdaContext, sqs_record
 from local_stack.template import ROOT, Stack, provision
 from smsctl.producer import Target
@@ -94,6 +103,8 @@ class Endpoints:
     inbound_url: str
     asanak: str
     sandbox: bool
+    access_key_id: str  # an administrator of the emulation (moto checks IAM)
+    secret_access_key: str
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2)
@@ -106,7 +117,14 @@ class Endpoints:
     @property
     def target(self) -> Target:
         """Where producers send: the queue, table and bus on this stack's AWS endpoint."""
-        return Target(self.queue_url, self.table_name, self.bus_name, self.aws, self.region)
+        return Target(
+            self.queue_url,
+            self.table_name,
+            self.bus_name,
+            self.aws,
+            self.region,
+            credentials=(self.access_key_id, self.secret_access_key),
+        )
 
     @property
     def sandbox_url(self) -> str:
@@ -148,8 +166,7 @@ class LocalStack:
         self._api: http.server.ThreadingHTTPServer | None = None
         self.stack: Stack | None = None
         self.endpoints: Endpoints | None = None
-        self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
-        self._invoke_lock = threading.Lock()
+        self._functions: dict[str, concurrent.futures.ProcessPoolExecutor] = {}
         self.invocations: dict[str, int] = {"send": 0, "poll": 0, "receive": 0}
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -177,17 +194,20 @@ class LocalStack:
 
         for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
             del os.environ[name]
+        region = os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")
+        admin = enforce(boto3.Session(region_name=region), aws)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": aws,
-                "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": region,
+                "AWS_ACCESS_KEY_ID": admin["aws_access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": admin["aws_secret_access_key"],
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_NAMESPACE": "AsanakSms",
             }
         )
-        session = boto3.Session(region_name=os.environ["AWS_DEFAULT_REGION"])
+        session = boto3.Session(region_name=region, **admin)
         self.stack = provision(
             session,
             stack_name="local",
@@ -198,18 +218,7 @@ class LocalStack:
                 "AsanakSecret.value": json.dumps(secret),
             },
         )
-        env: dict[str, str] = {}
-        for logical in ("SendFunction", "PollFunction", "ReceiveFunction"):
-            env.update(self.stack.function_env(logical))
-        env.pop("POWERTOOLS_SERVICE_NAME", None)
-        os.environ.update(env)
-        os.environ["POWERTOOLS_SERVICE_NAME"] = "local-stack"
-        if self.log_level:
-            os.environ["POWERTOOLS_LOG_LEVEL"] = self.log_level
-            if self.log_level != "INFO":
-                os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF lines on a quiet console
-
-        self._load_handlers()
+        self._start_functions(function_credentials(session, self.stack, aws))
         self._start_api()
         api = f"http://127.0.0.1:{self.api_port}"
         self.endpoints = Endpoints(
@@ -224,6 +233,8 @@ class LocalStack:
             inbound_url=f"{api}/inbound/{self.stack.secret_value['inbound_token']}",
             asanak=base_url,
             sandbox=self.sandbox is not None,
+            access_key_id=admin["aws_access_key_id"],
+            secret_access_key=admin["aws_secret_access_key"],
         )
         self._start_send_source()
         self._start_schedule()
@@ -238,6 +249,8 @@ class LocalStack:
             self._api.server_close()
         for thread in self._threads:
             thread.join(timeout=15)
+        for pool in self._functions.values():
+            pool.shutdown(wait=True, cancel_futures=True)
         if self.sandbox is not None:
             self.sandbox.stop()
         if self._moto is not None:
@@ -277,37 +290,46 @@ class LocalStack:
         self._threads.append(thread)
 
     # -- functions -----------------------------------------------------------------------------------
-    def _load_handlers(self) -> None:
-        from sms_gateway import factories
-
-        factories.reset()
-        factories.utc_now = self.clock.now  # the whole local world runs on one clock
+    def _start_functions(self, credentials: dict[str, dict[str, str]]) -> None:
+        """Processes for each function, with its environment and its role's credentials only."""
         assert self.stack is not None
-        for name, logical in (
-            ("send", "SendFunction"),
-            ("poll", "PollFunction"),
-            ("receive", "ReceiveFunction"),
-        ):
-            handler = self.stack.function(logical)["Handler"]
-            module_name, function_name = handler.rsplit(".", 1)
-            module = importlib.import_module(f"functions.{name}.{module_name}")
-            self._handlers[name] = getattr(module, function_name)
+        overlapping = {"send": self._send_pollers(), "poll": 1, "receive": 2}
+        for name, logical in FUNCTIONS.items():
+            environment = {**self.stack.function_env(logical), **credentials[logical]}
+            if self.log_level:
+                environment["POWERTOOLS_LOG_LEVEL"] = self.log_level
+                if self.log_level != "INFO":
+                    environment["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF lines on a quiet console
+            pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=overlapping[name],
+                mp_context=multiprocessing.get_context("spawn"),  # nothing inherited but the environment
+                initializer=_function_process,
+                initargs=(name, self.stack.function(logical)["Handler"], environment, self.clock),
+            )
+            self._functions[name] = pool
+        for pool in self._functions.values():  # cold starts now, not on the first event
+            pool.submit(os.getpid).result()
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
         assert self.stack is not None
-        logical = {"send": "SendFunction", "poll": "PollFunction", "receive": "ReceiveFunction"}[name]
+        logical = FUNCTIONS[name]
         context = LambdaContext(function_name=f"local-{name}", timeout_s=self.stack.function_timeout(logical))
         self.invocations[name] += 1
-        return self._handlers[name](event, context)
+        return self._functions[name].submit(_invoke_handler, event, context).result()
 
     # -- send: the SQS event source mapping ------------------------------------------------------------
+    def _send_pollers(self) -> int:
+        """Batches handled at once: the SQS event's maximum concurrency (at most 4 on one machine)."""
+        assert self.stack is not None
+        props = self.stack.event_of_type("SendFunction", "SQS")
+        return max(1, min(int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2)), 4))
+
     def _start_send_source(self) -> None:
         assert self.stack is not None
         props = self.stack.event_of_type("SendFunction", "SQS")
         batch_size = int(props.get("BatchSize", 10))
         window = float(props.get("MaximumBatchingWindowInSeconds", 0))
-        concurrency = max(1, min(int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2)), 4))
-        for index in range(concurrency):
+        for index in range(self._send_pollers()):
             self._spawn(lambda: self._poll_queue(batch_size, window), f"sqs-poller-{index}")
 
     def _poll_queue(self, batch_size: int, window: float) -> None:
@@ -499,3 +521,26 @@ class LocalStack:
             "body": body.decode("utf-8", errors="replace") if body else None,
             "isBase64Encoded": False,
         }
+
+
+# -- inside a function's process -------------------------------------------------------------------------
+_HANDLER: dict[str, Callable[[dict[str, Any], Any], Any]] = {}  # this process's function's handler
+
+
+def _function_process(name: str, handler: str, environment: dict[str, str], clock: SimClock) -> None:
+    """Become one function's execution environment: its variables and credentials, its handler."""
+    os.environ.update(environment)
+    from sms_gateway import factories
+
+    factories.utc_now = clock.now  # the whole local world runs on one clock
+    module_name, function_name = handler.rsplit(".", 1)
+    _HANDLER["handler"] = getattr(importlib.import_module(f"functions.{name}.{module_name}"), function_name)
+
+
+def _invoke_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    try:
+        return _HANDLER["handler"](event, context)
+    except Exception as error:  # its traceback as text: not every exception survives pickling
+        import traceback
+
+        raise RuntimeError(f"the handler failed:\n{traceback.format_exc()}") from error

@@ -20,31 +20,36 @@ LOCAL_ENDPOINTS = Path(__file__).resolve().parent.parent / ".local_stack" / "end
 
 @dataclass(frozen=True)
 class Target:
-    """Where a gateway lives: its queue and table, and the AWS endpoint (None for real AWS)."""
+    """Where a gateway lives: its queue and table, and the AWS endpoint (None for real AWS), with the
+    keys to use there (None: the environment's)."""
 
     queue_url: str
     table_name: str | None = None
     bus_name: str | None = None
     endpoint_url: str | None = None
     region: str | None = None
+    credentials: tuple[str, str] | None = None  # access key id, secret access key
 
     def client(self, service: str) -> Any:
         session = boto3.Session(region_name=self.region or os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"))
-        if self.endpoint_url:
-            return session.client(
-                service,
-                endpoint_url=self.endpoint_url,
-                aws_access_key_id="local",
-                aws_secret_access_key="local",  # noqa: S106 - moto accepts any
-            )
-        return session.client(service)
+        keys: dict[str, Any] = {}
+        if self.credentials:
+            keys = {"aws_access_key_id": self.credentials[0], "aws_secret_access_key": self.credentials[1]}
+        return session.client(service, endpoint_url=self.endpoint_url, **keys)
 
 
 def local_target(path: Path = LOCAL_ENDPOINTS) -> Target:
     if not path.exists():
         raise SystemExit(f"no local stack is running ({path} not found): start it with `make run`")
     data = json.loads(path.read_text())
-    return Target(data["queue_url"], data["table_name"], data["bus_name"], data["aws"], data["region"])
+    return Target(
+        data["queue_url"],
+        data["table_name"],
+        data["bus_name"],
+        data["aws"],
+        data["region"],
+        credentials=(data["access_key_id"], data["secret_access_key"]),
+    )
 
 
 def stack_target(stack_name: str) -> Target:

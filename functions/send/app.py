@@ -1,5 +1,7 @@
 """Send function: SQS batch of SMS requests → Asanak sendsms → events. Logic lives in the layer."""
 
+from datetime import timedelta
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -22,8 +24,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         Envelope(record["messageId"], record["body"], int(record["attributes"]["ApproximateReceiveCount"]))
         for record in event.get("Records", [])
     ]
-    service = send_service(metrics)
-    outcome = service.send_batch(envelopes, deadline=service.deadline(context.get_remaining_time_in_millis()))
+    remaining = timedelta(milliseconds=context.get_remaining_time_in_millis())
+    outcome = send_service(metrics).send_batch(envelopes, remaining)
     return process_partial_response(
         event=event,
         record_handler=lambda record: outcome.check(record.message_id),

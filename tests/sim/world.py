@@ -134,6 +134,7 @@ class World:
             clock=lambda: self.now,
             call_timeout=CALL_TIMEOUT,
             new_token=self._token,
+            timer=lambda: self.now.timestamp(),
         )
 
     # -- ids ---------------------------------------------------------------------------------------
@@ -255,11 +256,11 @@ class World:
         if not self.healing and self.rng.random() < 0.35:
             crash_at = self.rng.randint(1, 12)
         invocation = Invocation(len(self._stack), crash_at)
-        deadline = self.now + (FUNCTION_TIMEOUT if self.rng.random() < 0.8 else timedelta(seconds=6))
+        remaining = FUNCTION_TIMEOUT if self.rng.random() < 0.8 else timedelta(seconds=6)
         envelopes = [Envelope(m.message_id, m.body, m.receive_count) for m in batch]
         self._stack.append(invocation)
         try:
-            outcome = self.service.send_batch(envelopes, deadline=deadline)
+            outcome = self.service.send_batch(envelopes, remaining)
         except Crash:
             self._after_crash(invocation)
             return

@@ -101,7 +101,7 @@ def test_given_no_time_for_a_call_then_nothing_is_leased_sent_or_settled():
     provider = ScriptedProvider()
 
     outcome = service(store=store, provider=provider).send_batch(
-        [envelope("m1", to="09120000001", text="late", id="r1")], deadline=NOW + timedelta(seconds=4)
+        [envelope("m1", to="09120000001", text="late", id="r1")], remaining=timedelta(seconds=4)
     )
 
     assert set(outcome.failures) == {"m1"}
@@ -119,3 +119,22 @@ def test_given_metrics_counted_in_worker_threads_then_every_datapoint_reaches_th
     assert metrics.total("Accepted") == 10
     assert metrics.total("PartsSent") == 10
     assert len([name for name, _ in metrics.added if name == "ProviderLatency"]) == 10
+
+
+def test_given_a_clock_running_faster_than_real_time_then_the_budget_still_follows_real_time():
+    # The local stack runs the clock 20x faster; Lambda's remaining time is real. The budget used to
+    # be measured on the clock, so a fast clock starved every call of time.
+    ticks = iter(range(0, 10_000, 100))
+    fast = SendService(
+        store=MemoryMessageStore(),
+        provider=ScriptedProvider(),
+        default_sender="982164063188",
+        retention=timedelta(days=30),
+        concurrency=1,
+        clock=lambda: NOW + timedelta(seconds=next(ticks)),  # 100 s pass at every look
+        call_timeout=timedelta(seconds=5),
+    )
+
+    outcome = fast.send_batch([envelope("m1", to="09120000001", text="t", id="r1")], timedelta(seconds=60))
+
+    assert outcome.failures == {}

@@ -136,7 +136,7 @@ class _Plan:
 @dataclass(frozen=True)
 class _Attempt:
     lease: Lease
-    deadline: datetime
+    ends_at: float  # the invocation's deadline on the service's timer (real seconds, monotonic)
 
 
 class _Tally:
@@ -196,6 +196,7 @@ class SendService:
         metrics: Metrics | None = None,
         call_timeout: timedelta = timedelta(seconds=15),
         new_token: Callable[[], str] = lambda: uuid.uuid4().hex,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._provider = provider
@@ -206,16 +207,17 @@ class SendService:
         self._metrics = metrics or NoMetrics()
         self._call_budget = call_timeout + WRITES_AFTER_CALL
         self._new_token = new_token
+        self._timer = (
+            timer  # the time budget runs on real time, whatever the clock (a local stack's is faster)
+        )
 
     # -- the batch ---------------------------------------------------------------------------------
-    def deadline(self, remaining_ms: int) -> datetime:
-        """When the invocation ends, from the time Lambda says is left."""
-        return self._clock() + timedelta(milliseconds=remaining_ms)
-
-    def send_batch(self, envelopes: Sequence[Envelope], deadline: datetime | None = None) -> BatchOutcome:
-        now = self._clock()
-        deadline = deadline or now + LONGEST_INVOCATION
-        attempt = _Attempt(Lease(self._new_token(), deadline + LEASE_GRACE), deadline)
+    def send_batch(
+        self, envelopes: Sequence[Envelope], remaining: timedelta = LONGEST_INVOCATION
+    ) -> BatchOutcome:
+        """Send a batch within ``remaining``, the time the invocation has left (Lambda's context)."""
+        lease = Lease(self._new_token(), self._clock() + remaining + LEASE_GRACE)
+        attempt = _Attempt(lease, self._timer() + remaining.total_seconds())
         tally = _Tally()
         outcome = BatchOutcome()
         try:
@@ -454,7 +456,7 @@ class SendService:
                 plan.failure = plan.failure or failure
 
     def _has_time(self, attempt: _Attempt) -> bool:
-        return attempt.deadline - self._clock() >= self._call_budget
+        return attempt.ends_at - self._timer() >= self._call_budget.total_seconds()
 
 
 def _expired(message: Message, now: datetime) -> bool:
