@@ -22,7 +22,12 @@ from typing import Any
 
 from local_stack.template import ACCOUNT, Stack
 
-FUNCTIONS = {"send": "SendFunction", "poll": "PollFunction", "receive": "ReceiveFunction"}
+FUNCTIONS = {
+    "send": "SendFunction",
+    "poll": "PollFunction",
+    "receive": "ReceiveFunction",
+    "publish": "PublishFunction",
+}
 
 ADMIN_USER = "emulation-admin"
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -37,6 +42,10 @@ USED_BY_LAMBDA = {
     "ec2:DeleteNetworkInterface": "Lambda itself attaches the function to the VPC (SubnetIds set)",
 }
 USED_BY_LAMBDA_FOR = {
+    "PublishFunction": {
+        "sqs:SendMessage": "Lambda's stream event source mapping sends a batch that failed every retry to "
+        "the OnFailure destination (PublishFailureQueue) with the function's role",
+    },
     "PollFunction": {
         "sqs:SendMessage": "Lambda's asynchronous invocation delivers a failed run to the OnFailure "
         "destination (PollFailureQueue) with the function's role",

@@ -80,8 +80,11 @@ def _jsonable(value: Any) -> Any:
 
 
 class StreamTrigger:
-    """Lambda's DynamoDB event source mapping around ``handler``: partial batch responses, bisection
-    on a failed invocation, ``max_retries`` per batch, then the batch's description to ``on_failure``."""
+    """Lambda's DynamoDB event source mapping around ``handler``: batches in order, partial batch
+    responses (processing resumes at the first failed record), bisection of a batch whose invocation
+    failed, and, after ``max_retries`` failed deliveries of the same record, the records' description
+    to ``on_failure`` (the OnFailure destination). A failed batch blocks its stream until the next
+    :meth:`pump`, as Lambda retries a shard later rather than at once."""
 
     def __init__(
         self,
@@ -89,7 +92,7 @@ class StreamTrigger:
         handler: Callable[[dict[str, Any]], dict[str, Any]],
         *,
         batch_size: int = 100,
-        max_retries: int = 3,
+        max_retries: int = 10,
         on_failure: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._reader = reader
@@ -98,38 +101,41 @@ class StreamTrigger:
         self._max_retries = max_retries
         self._on_failure = on_failure
         self._pending: list[dict[str, Any]] = []
+        self._attempts: dict[str, int] = {}  # first record of a failing batch → failed deliveries
 
     def pump(self) -> int:
-        """Deliver everything the stream holds now; return how many records were checkpointed."""
+        """Deliver what the stream holds now until done or a batch fails; return records checkpointed."""
         done = 0
         while True:
-            if not self._pending:
-                self._pending = self._reader.read(self._batch_size)
+            if len(self._pending) < self._batch_size:
+                self._pending += self._reader.read(self._batch_size - len(self._pending))
             if not self._pending:
                 return done
-            done += self._deliver(self._pending[: self._batch_size])
+            batch = self._pending[: self._batch_size]
+            delivered = self._deliver(batch)
+            del self._pending[:delivered]
+            done += delivered
+            if delivered < len(batch):
+                return done  # the rest waits for the next pump (Lambda's retry)
 
-    def _deliver(self, batch: list[dict[str, Any]], attempt: int = 0) -> int:
+    def _deliver(self, batch: list[dict[str, Any]]) -> int:
+        """Records of ``batch`` handled, from its start (all of them, or up to the first failure)."""
         try:
             response = self._handler({"Records": batch}) or {}
-            failures = [f["itemIdentifier"] for f in response.get("batchItemFailures", [])]
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except Exception:
             logger.exception("stream batch failed")
             if len(batch) > 1:  # BisectBatchOnFunctionError
-                half = len(batch) // 2
-                return self._deliver(batch[:half], attempt) + self._deliver(batch[half:], attempt)
-            failures = [batch[0]["dynamodb"]["SequenceNumber"]]
-        if not failures:
-            self._checkpoint(len(batch))
+                first = self._deliver(batch[: len(batch) // 2])
+                return first if first < len(batch) // 2 else first + self._deliver(batch[len(batch) // 2 :])
+            failed = {batch[0]["dynamodb"]["SequenceNumber"]}
+        if not failed:
             return len(batch)
-        first = min(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failures)
-        self._checkpoint(first)
-        if attempt + 1 > self._max_retries:
-            if self._on_failure is not None:
-                self._on_failure({"records": [r["dynamodb"]["SequenceNumber"] for r in batch[first:]]})
-            self._checkpoint(len(batch) - first)
-            return len(batch)
-        return first + self._deliver(batch[first:], attempt + 1)
-
-    def _checkpoint(self, count: int) -> None:
-        del self._pending[:count]
+        first = min(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed)
+        key = batch[first]["dynamodb"]["SequenceNumber"]
+        self._attempts[key] = self._attempts.get(key, 0) + 1
+        if self._attempts[key] <= self._max_retries:
+            return first
+        if self._on_failure is not None:  # retries exhausted: described to the OnFailure destination
+            self._on_failure({"records": [r["dynamodb"]["SequenceNumber"] for r in batch[first:]]})
+        return len(batch)

@@ -130,7 +130,8 @@ class _Plan:
     envelopes: list[Envelope]
     body_key: str | None  # the body's hash, for id-less requests (see parking)
     to_send: list[Message] = field(default_factory=list)
-    failure: BaseException | None = None
+    failure: BaseException | None = None  # nothing of this request is sent in this attempt
+    retry: BaseException | None = None  # what it can send is sent, but the record comes back
 
 
 @dataclass(frozen=True)
@@ -266,9 +267,10 @@ class SendService:
 
     def _finish(self, plans: Sequence[_Plan], outcome: BatchOutcome) -> None:
         for plan in plans:
-            if plan.failure is not None:
+            failure = plan.failure or plan.retry
+            if failure is not None:
                 for envelope in plan.envelopes:
-                    outcome.failures[envelope.message_id] = plan.failure
+                    outcome.failures[envelope.message_id] = failure
 
     # -- id-less requests --------------------------------------------------------------------------
     def _park_or_adopt(self, plan: _Plan) -> None:
@@ -384,7 +386,9 @@ class SendService:
             # under a new message id. Recipients already stored are never sent again.
             tally.add("DuplicateRequests")
             logger.info("repeated request: only recipients not yet stored are sent", extra=log)
-        self._settle_stored(list(existing.values()), now, tally)
+        held = self._settle_stored(list(existing.values()), now, tally)
+        if held:  # a concurrent delivery is sending those: the others go now, the record comes back
+            plan.retry = LeaseHeld(f"{held} recipients are being sent by another attempt")
         pending = [number for number in request.recipients if number not in existing]
         opted_out = self._store.opted_out(pending) if pending else set()
         self._reject_numbers(request, opted_out, tally)
@@ -405,16 +409,13 @@ class SendService:
             if number not in opted_out
         ]
 
-    def _settle_stored(self, stored: list[Message], now: datetime, tally: _Tally) -> None:
+    def _settle_stored(self, stored: list[Message], now: datetime, tally: _Tally) -> int:
         """What earlier attempts left: take over expired leases (``outcome_unknown``) and leave live
-        leases to their holder (the record is retried). Settled recipients need nothing more."""
+        leases to their holder. Settled recipients need nothing more. Returns how many are held."""
         live = [m for m in stored if m.state == State.SENDING and not _expired(m, now)]
         expired = [m for m in stored if m.state == State.SENDING and _expired(m, now)]
         taken = self._take_over(expired, now, tally)
-        if live or len(taken) < len(expired):
-            raise LeaseHeld(
-                f"{len(live) + len(expired) - len(taken)} recipients are being sent by another attempt"
-            )
+        return len(live) + len(expired) - len(taken)
 
     def _take_over(self, expired: list[Message], now: datetime, tally: _Tally) -> list[Message]:
         if not expired:
@@ -506,9 +507,12 @@ class _Call:
         now = self._service._clock()
         stored = [m for m in blocked.values() if m is not None]
         try:
-            self._service._settle_stored(stored, now, self._tally)
-        except Exception as exc:  # LeaseHeld, or an outage: those records retry later
+            held = self._service._settle_stored(stored, now, self._tally)
+        except Exception as exc:  # an outage: those records retry later
             self._fail(exc)
+            return
+        if held:
+            self._fail(LeaseHeld(f"{held} recipients are being sent by another attempt"))
 
     def _send(self, messages: list[Message]) -> None:
         """Call Asanak for ``messages`` (all leased by us); settle or release every one of them."""
