@@ -59,36 +59,18 @@ def shared_service_models() -> Iterator[None]:
         yield
 
 
-def serialize_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto checks a write's condition and applies it without a lock, and numbers stream records before
-    appending them: concurrent writes could both pass a condition, or share a sequence number (and a
-    stream reader would get one record again and again). One lock around every write restores
-    DynamoDB's per-request atomicity and strictly increasing sequence numbers (toolchain.md)."""
-    import threading
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        write = getattr(DynamoDBBackend, name)
-
-        def locked(self: Any, *args: Any, _write: Any = write, **kwargs: Any) -> Any:
-            with lock:
-                return _write(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from local_stack.moto_server import serialize_dynamodb_writes
+
+    serialize_dynamodb_writes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     with pytest.MonkeyPatch.context() as monkeypatch:
         ACTIONS.install(monkeypatch)
-        serialize_dynamodb_writes(monkeypatch)
         yield f"http://{host}:{port}"
     server.stop()
 
