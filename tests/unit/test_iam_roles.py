@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from local_stack.iam import role_policy, template_actions, unused_permissions
+from local_stack.iam import FUNCTIONS, role_policy, template_actions, unused_permissions
 from local_stack.template import Stack, load_template, parameter_values
 
 TEMPLATE = load_template()
@@ -22,10 +22,7 @@ def granted(policy: dict) -> set[str]:
 
 
 def everything_used() -> dict[str, set[str]]:
-    return {
-        logical: template_actions(TEMPLATE, logical)
-        for logical in ("SendFunction", "PollFunction", "ReceiveFunction")
-    }
+    return {logical: template_actions(TEMPLATE, logical) for logical in FUNCTIONS.values()}
 
 
 def test_given_the_template_when_roles_are_emulated_then_statements_are_on_any_resource_without_condition():
