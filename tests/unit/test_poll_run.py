@@ -51,7 +51,9 @@ class MemoryTrackingStore(TrackingStore):
     def due(self, now: datetime, page_size: int) -> Iterator[Message]:
         yield from [replace(m) for m in self.messages.values() if not m.final]
 
-    def apply_change(self, message: Message, change: Change, *, token: str, now: datetime, hold_until) -> bool:
+    def apply_change(
+        self, message: Message, change: Change, *, token: str, now: datetime, hold_until
+    ) -> bool:
         with self._lock:
             stored = self.messages[message.msgid or ""]
             stored.status, stored.final, stored.event_pending = change.status, change.final, token
@@ -96,7 +98,9 @@ class Delivered:
     def status(self, msgids: Sequence[str]) -> list[MessageStatus]:
         time.sleep(0.01)
         return [
-            MessageStatus(msgid, 6, status_info(6), ACCEPTED, NOW, "2026-11-24 12:28:00", "2026-11-24 12:30:00")
+            MessageStatus(
+                msgid, 6, status_info(6), ACCEPTED, NOW, "2026-11-24 12:28:00", "2026-11-24 12:30:00"
+            )
             for msgid in msgids
         ]
 
@@ -140,7 +144,7 @@ def service(store: TrackingStore, metrics: ThreadRecordingMetrics, **overrides: 
     return TrackingService(**(parts | overrides))
 
 
-def test_given_eight_workers_delivering_at_once_when_the_run_ends_then_every_datapoint_is_emitted_from_the_handler_thread():
+def test_given_eight_workers_delivering_at_once_then_every_datapoint_is_emitted_once_by_the_handler_thread():
     metrics = ThreadRecordingMetrics()
     store = MemoryTrackingStore(in_flight(2_400))
 
