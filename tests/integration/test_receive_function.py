@@ -705,3 +705,45 @@ def test_the_template_access_log_format_records_the_route_template_not_the_path(
     assert "$context.routeKey" in access_log
     for leaky in ("$context.path", "$context.resourcePath", "$context.requestOverride", "$request"):
         assert leaky not in access_log
+
+
+# -- outages: every one is a 503 with InboundUnavailable, so Asanak retries ---------------------------------
+def role_without(logical: str, action: str) -> dict[str, Any]:
+    from local_stack.iam import template_actions
+    from local_stack.template import load_template
+
+    actions = sorted(template_actions(load_template(), logical) - {action})
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+
+
+def unavailable_metrics(printed: str) -> list[float]:
+    values = []
+    for line in printed.splitlines():
+        if line.startswith("{") and '"InboundUnavailable"' in line:
+            value = json.loads(line)["InboundUnavailable"]
+            values += value if isinstance(value, list) else [value]
+    return values
+
+
+@pytest.mark.parametrize(
+    ("action", "what"),
+    [
+        ("dynamodb:PutItem", "the table"),
+        ("events:PutEvents", "the bus"),
+        ("secretsmanager:GetSecretValue", "the inbound secret"),
+    ],
+)
+class TestAnOutageOfWhatAPushNeeds:
+    @pytest.fixture
+    def roles(self, action: str) -> dict[str, dict[str, Any]]:
+        # A denied call stands for the outage: botocore raises as it would for throttling or a timeout.
+        return {"ReceiveFunction": role_without("ReceiveFunction", action)}
+
+    def test_given_the_outage_when_pushed_then_503_with_inbound_unavailable_and_nothing_published(
+        self, stack, push, capsys, action, what
+    ):
+        response = push()
+
+        assert (response["statusCode"], response["body"]) == (503, "unavailable"), what
+        assert unavailable_metrics(capsys.readouterr().out) == [1.0]
+        assert stack.details("SMS Received") == []
