@@ -742,6 +742,9 @@ class TestAnOutageOfWhatAPushNeeds:
     def test_given_the_outage_when_pushed_then_503_with_inbound_unavailable_and_nothing_published(
         self, stack, push, capsys, action, what
     ):
+        from functions.receive import app
+
+        app.metrics.clear_metrics()  # Powertools keeps metrics in shared state: count only this push's
         response = push()
 
         assert (response["statusCode"], response["body"]) == (503, "unavailable"), what
