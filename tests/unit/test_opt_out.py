@@ -231,7 +231,7 @@ def test_given_a_raw_query_when_read_then_it_wins_over_the_decoded_parameters() 
 class FakeStore(InboundStore):
     def __init__(self) -> None:
         self.records: dict[str, InboundRecord] = {}
-        self.opt_outs: dict[str, tuple[str, datetime]] = {}
+        self.instructions: dict[str, tuple[str, datetime, str]] = {}  # number → (kind, at, keyword)
 
     def create(self, record: InboundRecord) -> bool:
         if record.inbound_id in self.records:
@@ -246,14 +246,19 @@ class FakeStore(InboundStore):
         self.records[inbound_id].published = True
 
     def opt_out(self, number: str, keyword: str, at: datetime) -> None:
-        current = self.opt_outs.get(number)
-        if current is None or current[1] <= at:
-            self.opt_outs[number] = (keyword, at)
+        current = self.instructions.get(number)
+        if current is None or current[1] < at or (current[1] == at and current[0] == OPT_IN):
+            self.instructions[number] = (OPT_OUT, at, keyword)
 
-    def opt_in(self, number: str, at: datetime) -> None:
-        current = self.opt_outs.get(number)
-        if current is not None and current[1] <= at:
-            del self.opt_outs[number]
+    def opt_in(self, number: str, keyword: str, at: datetime, expires_at: datetime) -> None:
+        current = self.instructions.get(number)
+        if current is None or current[1] < at:
+            self.instructions[number] = (OPT_IN, at, keyword)
+
+    @property
+    def opt_outs(self) -> dict[str, tuple[str, datetime]]:
+        """The numbers a send must refuse: those whose latest instruction is an opt-out."""
+        return {n: (word, at) for n, (kind, at, word) in self.instructions.items() if kind == OPT_OUT}
 
 
 class FakePublisher(EventPublisher):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 SOURCE = "asanak.sms"
 ACCEPTED = "SMS Accepted"
 REJECTED = "SMS Rejected"
@@ -121,7 +123,8 @@ def sms_received(
 
 
 class PublishError(RuntimeError):
-    """EventBridge refused at least one entry: the caller must not treat the events as published."""
+    """EventBridge refused at least one entry, or could not be reached: the caller must not treat the
+    events as published."""
 
 
 class EventPublisher(Protocol):
@@ -129,7 +132,9 @@ class EventPublisher(Protocol):
 
 
 class EventBridgePublisher:
-    """PutEvents in batches of ten; any failed entry is an error, not a log line."""
+    """PutEvents in batches of ten; any failed entry is an error, not a log line. Client errors
+    (throttling, access denied, an unknown bus) and botocore's own (no connection, timeouts) leave
+    as :class:`PublishError`."""
 
     def __init__(self, client: Any, bus_name: str) -> None:
         self._client = client
@@ -138,17 +143,22 @@ class EventBridgePublisher:
     def publish(self, events: Sequence[Event]) -> None:
         for start in range(0, len(events), PUT_EVENTS_BATCH):
             batch = events[start : start + PUT_EVENTS_BATCH]
-            response = self._client.put_events(
-                Entries=[
-                    {
-                        "Source": SOURCE,
-                        "DetailType": event.detail_type,
-                        "Detail": json.dumps(event.detail, ensure_ascii=False, separators=(",", ":")),
-                        "EventBusName": self._bus_name,
-                    }
-                    for event in batch
-                ]
-            )
+            entries = [
+                {
+                    "Source": SOURCE,
+                    "DetailType": event.detail_type,
+                    "Detail": json.dumps(event.detail, ensure_ascii=False, separators=(",", ":")),
+                    "EventBusName": self._bus_name,
+                }
+                for event in batch
+            ]
+            try:
+                response = self._client.put_events(Entries=entries)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "?")
+                raise PublishError(f"EventBridge refused PutEvents of {len(batch)} events: {code}") from exc
+            except BotoCoreError as exc:
+                raise PublishError(f"EventBridge could not be reached: {type(exc).__name__}") from exc
             failed = response.get("FailedEntryCount", 0)
             if failed:
                 codes = sorted(
