@@ -7,6 +7,8 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 CFN_LINT := $(SAM_VENV)/bin/cfn-lint
+SCAN_VENV := .venv-scan
+CHECKOV := $(SCAN_VENV)/bin/checkov
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 # The layer's packages, the sandbox and the repo root, as Lambda and pytest see them.
@@ -38,6 +40,11 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --quiet --disable-pip-version-check -r requirements-sam.txt
 	@touch $@
 
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --quiet --disable-pip-version-check -r requirements-scan.txt
+	@touch $@
+
 # --- the two commands ------------------------------------------------------------------------------
 run: $(VENV)/.installed
 	$(LOCAL_PATH) $(PY) -m local_stack $(ARGS)
@@ -58,9 +65,11 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-validate: $(SAM_VENV)/.installed
+validate: $(SAM_VENV)/.installed $(SCAN_VENV)/.installed
 	$(CFN_LINT) template.yaml
 	$(CFN_LINT) template.yaml --append-rules cfn_lint_serverless.rules
+	@# Exits 1 on any finding not suppressed in the resource's Metadata (checkov: skip: id + comment).
+	$(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(SAM) validate --lint --template template.yaml
 	$(SAM_PATH) $(SAM) build --cached --parallel --template template.yaml
 
@@ -86,4 +95,4 @@ clean:
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(SAM_VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(SCAN_VENV)

@@ -40,15 +40,21 @@ USED_BY_LAMBDA = {
     "ec2:CreateNetworkInterface": "Lambda itself attaches the function to the VPC (SubnetIds set)",
     "ec2:DescribeNetworkInterfaces": "Lambda itself attaches the function to the VPC (SubnetIds set)",
     "ec2:DeleteNetworkInterface": "Lambda itself attaches the function to the VPC (SubnetIds set)",
+    "kms:Decrypt": "with KmsKeyArn set, Secrets Manager and SQS decrypt under that key with the function's "
+    "credentials (never called by our code; the emulation runs without KmsKeyArn)",
 }
 USED_BY_LAMBDA_FOR = {
     "PublishFunction": {
         "sqs:SendMessage": "Lambda's stream event source mapping sends a batch that failed every retry to "
         "the OnFailure destination (PublishFailureQueue) with the function's role",
+        "kms:GenerateDataKey": "with KmsKeyArn set, that delivery to the encrypted PublishFailureQueue makes "
+        "a data key with the function's role",
     },
     "PollFunction": {
         "sqs:SendMessage": "Lambda's asynchronous invocation delivers a failed run to the OnFailure "
         "destination (PollFailureQueue) with the function's role",
+        "kms:GenerateDataKey": "with KmsKeyArn set, that delivery to the encrypted PollFailureQueue makes "
+        "SQS generate a data key with the function's role",
     },
 }
 

@@ -231,7 +231,7 @@ class LocalStack:
             table_name=self.stack.physical["MessagesTable"],
             secret_arn=self.stack.physical["AsanakSecret"],
             api=api,
-            inbound_url=f"{api}/inbound/{self.stack.secret_value['inbound_token']}",
+            inbound_url=f"{api}/inbound/{self.stack.secret_values['InboundSecret']['inbound_token']}",
             asanak=base_url,
             sandbox=self.sandbox is not None,
             access_key_id=admin["aws_access_key_id"],

@@ -2,8 +2,9 @@
 
 The local stack and the integration tests both provision from the real template, so what runs on one
 machine cannot drift from what ``sam deploy`` creates: the table with its keys, index and TTL; the
-queues with their redrive policy and visibility timeout; the secret (with a generated inbound token);
-the bus. Function settings (environment, timeout, batch size, schedule) are read from it too.
+queues with their redrive policy and visibility timeout; the secrets (the Asanak credentials, and
+the inbound secret with a generated token); the bus. Function settings (environment, timeout, batch
+size, schedule) are read from it too.
 """
 
 from __future__ import annotations
@@ -73,7 +74,16 @@ class Stack:
     parameters: dict[str, str]
     physical: dict[str, str] = field(default_factory=dict)
     arns: dict[str, str] = field(default_factory=dict)
-    secret_value: dict[str, str] = field(default_factory=dict)
+    secret_values: dict[str, dict[str, str]] = field(default_factory=dict)  # by the secret's logical id
+
+    @property
+    def secret_value(self) -> dict[str, str]:
+        """Every secret's keys in one mapping (``inbound_token`` from InboundSecret, ``username``… from
+        AsanakSecret): keys are distinct across the template's secrets."""
+        merged: dict[str, str] = {}
+        for logical in sorted(self.secret_values, key=lambda name: name == "InboundSecret"):
+            merged.update(self.secret_values[logical])
+        return merged
 
     # -- resolution of intrinsic functions --------------------------------------------------------
     def resolve(self, value: Any) -> Any:
@@ -248,7 +258,7 @@ def provision(
             )["ARN"]
             stack.physical[logical] = arn
             stack.arns[logical] = arn
-            stack.secret_value = value
+            stack.secret_values[logical] = value
 
     sqs = client("sqs")
     for logical in _queue_order(resources):

@@ -180,7 +180,7 @@ class Harness:
 
     @property
     def inbound_token(self) -> str:
-        return self.stack.secret_value["inbound_token"]
+        return self.stack.secret_values["InboundSecret"]["inbound_token"]
 
     def environment(self) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -202,13 +202,14 @@ class Harness:
     def details(self, detail_type: str) -> list[dict[str, Any]]:
         return [event["detail"] for event in self.events(detail_type)]
 
-    def put_secret(self, **values: str) -> None:
-        secret = dict(self.stack.secret_value)
+    def put_secret(self, logical: str = "AsanakSecret", **values: str) -> None:
+        """The operator changes keys of one secret (by default the Asanak credentials)."""
+        secret = dict(self.stack.secret_values[logical])
         secret.update(values)
         self.client("secretsmanager").put_secret_value(
-            SecretId=self.secret_arn, SecretString=json.dumps(secret)
+            SecretId=self.stack.physical[logical], SecretString=json.dumps(secret)
         )
-        self.stack.secret_value = secret
+        self.stack.secret_values[logical] = secret
 
     def items(self, prefix: str = "") -> list[dict[str, Any]]:
         """Every table item whose pk starts with ``prefix`` (a scan: tests only)."""

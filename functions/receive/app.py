@@ -75,6 +75,8 @@ def not_found(_: NotFoundError) -> Response:
     return plain(404, "not found")
 
 
+# Any outage of what a push needs (the table, the bus, the inbound secret) is a 503: Asanak retries.
+# The adapters raise only these domain errors (SecretUnavailable is a SecretError).
 @app.exception_handler([StoreError, PublishError, SecretError])
 def unavailable(_: Exception) -> Response:
     logger.exception("inbound push not handled; the provider may retry it")

@@ -480,3 +480,32 @@ def test_given_runs_every_minute_then_credit_is_read_at_most_every_few_minutes_a
     assert world.metrics["Credit"] == [742, 741]
     [credit] = world.stack.items("CREDIT")
     assert credit["credit"]["S"] == "741"
+
+
+def test_given_a_backlog_the_budget_cannot_count_then_in_flight_and_backlog_are_lower_bounds(world):
+    from sms_gateway.dynamo_tracking import DynamoTrackingStore
+
+    put_in_flight(world, 150, status=9)
+    world.advance(21)
+    ticks = iter([0.0])
+    store = DynamoTrackingStore(world.stack.table_name, count_page_size=10)  # pages of 10: many pages
+    metrics = RecordedMetrics()
+    one_round = world.service(store=store, concurrency=1, metrics=metrics, timer=lambda: next(ticks, 99.0))
+
+    report = one_round.run(budget_seconds=10)
+
+    assert report.budget_spent is True and report.counts_exact is False
+    assert 0 < report.in_flight <= 4 * 10  # the first page of each shard, then the budget stops it
+    assert 0 < report.backlog <= 4 * 10
+    assert metrics.values["CountsTruncated"] == [1]
+
+
+def test_given_time_to_spare_when_counting_page_by_page_then_in_flight_is_exact(world):
+    from sms_gateway.dynamo_tracking import DynamoTrackingStore
+
+    put_in_flight(world, 150, status=9)
+    store = DynamoTrackingStore(world.stack.table_name, count_page_size=10)
+
+    report = world.service(store=store).run(budget_seconds=30)
+
+    assert (report.in_flight, report.backlog, report.counts_exact) == (150, 0, True)

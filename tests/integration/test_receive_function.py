@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import importlib
 import io
+import itertools
 import json
 import logging
 import time
@@ -524,7 +525,8 @@ def test_given_an_opt_out_then_an_opt_in_when_sent_to_then_the_sms_goes_out(
 
     ok(push({**PUSH, "Msg Body": opt_in_text, "ReceiveTime": "2024-03-20 12:10:00"}))
 
-    assert stack.items("OPTOUT#") == []
+    [tombstone] = stack.items("OPTOUT#")  # kept, so an older opt-out arriving late cannot undo it
+    assert tombstone["state"]["S"] == "opted_in"
     assert [d["keyword"] for d in stack.details("SMS Received")] == ["opt_out", "opt_in"]
     assert send_to(send, "09121234567", "after-opt-in") == {"batchItemFailures": []}
     assert [s.destination for s in asanak.sent] == [SENDER]
@@ -544,11 +546,54 @@ def test_given_an_opt_in_older_than_the_opt_out_when_it_arrives_late_then_the_op
     assert asanak.sent == []
 
 
-def test_given_an_opt_in_from_a_number_not_opted_out_when_pushed_then_nothing_changes(stack, push):
-    ok(push({**PUSH, "Msg Body": "start"}))
+def test_given_an_opt_in_from_a_number_never_opted_out_when_an_older_opt_out_arrives_late_then_sms_go_out(
+    stack, asanak, push, send
+):
+    ok(push({**PUSH, "Msg Body": "start", "ReceiveTime": "2024-03-20 12:10:00"}))
+    ok(push({**PUSH, "Msg Body": "لغو", "ReceiveTime": "2024-03-20 12:00:00"}))  # sent earlier, arrived late
 
-    assert stack.details("SMS Received")[0]["keyword"] == "opt_in"
-    assert stack.items("OPTOUT#") == []
+    assert [d["keyword"] for d in stack.details("SMS Received")] == ["opt_in", "opt_out"]
+    send_to(send, "09121234567", "after-both")
+    assert [s.destination for s in asanak.sent] == [SENDER]
+
+
+# Three instructions from one number, in every order of arrival: the latest by receive time wins.
+INSTRUCTIONS = {
+    "opted out at the end": [("STOP", "12:00:00"), ("START", "12:05:00"), ("لغو", "12:10:00")],
+    "opted in at the end": [("لغو", "12:00:00"), ("STOP", "12:05:00"), ("عضویت", "12:10:00")],
+}
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))), ids=str)
+@pytest.mark.parametrize("story", list(INSTRUCTIONS))
+def test_given_opt_out_and_opt_in_pushes_in_any_order_when_sent_to_then_the_latest_by_receive_time_wins(
+    stack, asanak, push, send, story, order
+):
+    pushes = INSTRUCTIONS[story]
+    for index in order:
+        text, time_of_day = pushes[index]
+        ok(push({**PUSH, "Msg Body": text, "ReceiveTime": f"2024-03-20 {time_of_day}"}))
+
+    send_to(send, "09121234567", "after-the-pushes")
+
+    opted_out = story == "opted out at the end"
+    assert [s.destination for s in asanak.sent] == ([] if opted_out else [SENDER])
+    assert [r["reason"] for r in stack.details("SMS Rejected")] == (["opted_out"] if opted_out else [])
+
+
+@pytest.mark.parametrize("first", ["STOP", "START"])
+def test_given_an_opt_out_and_an_opt_in_of_the_same_second_in_either_order_then_the_opt_out_wins(
+    stack, asanak, push, send, first
+):
+    second = "START" if first == "STOP" else "STOP"
+    ok(push({**PUSH, "Msg Body": first}))
+    ok(push({**PUSH, "Msg Body": second}))
+
+    send_to(send, "09121234567", "same-second")
+
+    assert asanak.sent == []
+    [item] = stack.items("OPTOUT#")
+    assert item["state"]["S"] == "opted_out"
 
 
 def test_given_an_opt_out_pushed_twice_when_pushed_then_one_event_and_still_opted_out(stack, push):
@@ -664,3 +709,48 @@ def test_the_template_access_log_format_records_the_route_template_not_the_path(
     assert "$context.routeKey" in access_log
     for leaky in ("$context.path", "$context.resourcePath", "$context.requestOverride", "$request"):
         assert leaky not in access_log
+
+
+# -- outages: every one is a 503 with InboundUnavailable, so Asanak retries ---------------------------------
+def role_without(logical: str, action: str) -> dict[str, Any]:
+    from local_stack.iam import template_actions
+    from local_stack.template import load_template
+
+    actions = sorted(template_actions(load_template(), logical) - {action})
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+
+
+def unavailable_metrics(printed: str) -> list[float]:
+    values = []
+    for line in printed.splitlines():
+        if line.startswith("{") and '"InboundUnavailable"' in line:
+            value = json.loads(line)["InboundUnavailable"]
+            values += value if isinstance(value, list) else [value]
+    return values
+
+
+@pytest.mark.parametrize(
+    ("action", "what"),
+    [
+        ("dynamodb:PutItem", "the table"),
+        ("events:PutEvents", "the bus"),
+        ("secretsmanager:GetSecretValue", "the inbound secret"),
+    ],
+)
+class TestAnOutageOfWhatAPushNeeds:
+    @pytest.fixture
+    def roles(self, action: str) -> dict[str, dict[str, Any]]:
+        # A denied call stands for the outage: botocore raises as it would for throttling or a timeout.
+        return {"ReceiveFunction": role_without("ReceiveFunction", action)}
+
+    def test_given_the_outage_when_pushed_then_503_with_inbound_unavailable_and_nothing_published(
+        self, stack, push, capsys, action, what
+    ):
+        from functions.receive import app
+
+        app.metrics.clear_metrics()  # Powertools keeps metrics in shared state: count only this push's
+        response = push()
+
+        assert (response["statusCode"], response["body"]) == (503, "unavailable"), what
+        assert unavailable_metrics(capsys.readouterr().out) == [1.0]
+        assert stack.details("SMS Received") == []

@@ -232,7 +232,7 @@ def test_given_a_raw_query_when_read_then_it_wins_over_the_decoded_parameters() 
 class FakeStore(InboundStore):
     def __init__(self) -> None:
         self.records: dict[str, InboundRecord] = {}
-        self.opt_outs: dict[str, tuple[str, datetime]] = {}
+        self.instructions: dict[str, tuple[str, datetime, str]] = {}  # number → (kind, at, keyword)
         self.fail_create = 0
 
     def create(self, record: InboundRecord) -> bool:
@@ -245,14 +245,19 @@ class FakeStore(InboundStore):
         return True
 
     def opt_out(self, number: str, keyword: str, at: datetime) -> None:
-        current = self.opt_outs.get(number)
-        if current is None or current[1] <= at:
-            self.opt_outs[number] = (keyword, at)
+        current = self.instructions.get(number)
+        if current is None or current[1] < at or (current[1] == at and current[0] == OPT_IN):
+            self.instructions[number] = (OPT_OUT, at, keyword)
 
-    def opt_in(self, number: str, at: datetime) -> None:
-        current = self.opt_outs.get(number)
-        if current is not None and current[1] <= at:
-            del self.opt_outs[number]
+    def opt_in(self, number: str, keyword: str, at: datetime, expires_at: datetime) -> None:
+        current = self.instructions.get(number)
+        if current is None or current[1] < at:
+            self.instructions[number] = (OPT_IN, at, keyword)
+
+    @property
+    def opt_outs(self) -> dict[str, tuple[str, datetime]]:
+        """The numbers a send must refuse: those whose latest instruction is an opt-out."""
+        return {n: (word, at) for n, (kind, at, word) in self.instructions.items() if kind == OPT_OUT}
 
 
 class Outbox:

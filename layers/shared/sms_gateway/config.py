@@ -14,8 +14,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
+
+DLQ_RETENTION_HOURS = 14 * 24
+"""How long the send dead-letter queue keeps a request (template: MessageRetentionPeriod 1209600 s)."""
 
 
 class ConfigurationError(RuntimeError):
@@ -55,6 +59,32 @@ def _words(raw: str) -> frozenset[str]:
     return frozenset(word.strip().casefold() for word in raw.split(",") if word.strip())
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        return False
+
+
+PROVIDER_URL_RULE = "an https:// URL (http:// only to a loopback host: 127.0.0.0/8, ::1, localhost)"
+
+
+def _provider_url(raw: str) -> str:
+    """``raw`` if it is an https URL, or http to a loopback host (a local sandbox); else ValueError.
+
+    The password travels in every request: plain http to anywhere else would expose it.
+    """
+    parts = urlsplit(raw)
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ValueError(raw)
+    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)):
+        return raw
+    raise ValueError(raw)
+
+
 def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(part.strip()) for part in raw.split(",") if part.strip())
 
@@ -63,7 +93,7 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
 class CommonSettings:
     table_name: str
     event_bus_name: str
-    secret_id: str
+    secret_id: str  # the one secret this function reads: SECRET_ID (send, poll), INBOUND_SECRET_ID (receive)
     asanak_base_url: str
     secret_max_age: int
     connect_timeout: float
@@ -97,12 +127,12 @@ class ReceiveSettings:
     allowed_source_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
-def _common() -> CommonSettings:
+def _common(secret_variable: str = "SECRET_ID") -> CommonSettings:  # noqa: S107 - a variable's name
     return CommonSettings(
         table_name=_raw("TABLE_NAME"),
         event_bus_name=_raw("EVENT_BUS_NAME"),
-        secret_id=_raw("SECRET_ID"),
-        asanak_base_url=_raw("ASANAK_BASE_URL"),
+        secret_id=_raw(secret_variable),
+        asanak_base_url=_parsed("ASANAK_BASE_URL", _provider_url, PROVIDER_URL_RULE),
         secret_max_age=_parsed("SECRET_MAX_AGE_SECONDS", _positive_int, "a positive number of seconds"),
         connect_timeout=_parsed("ASANAK_CONNECT_TIMEOUT", _positive_float, "a positive number of seconds"),
         read_timeout=_parsed("ASANAK_READ_TIMEOUT", _positive_float, "a positive number of seconds"),
@@ -119,12 +149,27 @@ def send_settings() -> SendSettings:
     )
 
 
+def _check_retention(retention_days: int, tracking_hours: int) -> None:
+    """State must outlive the dead-letter queue (a redrive finds its request) plus the tracking horizon
+    (a message still tracked keeps its item)."""
+    if retention_days * 24 < DLQ_RETENTION_HOURS + tracking_hours:
+        raise ConfigurationError(
+            f"RETENTION_DAYS={retention_days} is shorter than the dead-letter queue's 14 days plus "
+            f"TRACKING_HOURS={tracking_hours}: state would expire while a request can still be redriven "
+            f"or a message is still tracked; set RetentionDays to at least "
+            f"{-(-(DLQ_RETENTION_HOURS + tracking_hours) // 24)}"
+        )
+
+
 @functools.cache
 def poll_settings() -> PollSettings:
+    retention_days = _parsed("RETENTION_DAYS", _positive_int, "a positive number of days")
+    tracking_hours = _parsed("TRACKING_HOURS", _positive_int, "a positive number of hours")
+    _check_retention(retention_days, tracking_hours)
     return PollSettings(
         common=_common(),
-        retention_days=_parsed("RETENTION_DAYS", _positive_int, "a positive number of days"),
-        tracking_hours=_parsed("TRACKING_HOURS", _positive_int, "a positive number of hours"),
+        retention_days=retention_days,
+        tracking_hours=tracking_hours,
         status_concurrency=_parsed("STATUS_CONCURRENCY", _positive_int, "a positive integer"),
         budget_seconds=_parsed("POLL_BUDGET_SECONDS", _positive_float, "a positive number of seconds"),
         credit_check_minutes=_parsed("CREDIT_CHECK_MINUTES", _positive_int, "a positive number of minutes"),
@@ -139,7 +184,7 @@ def receive_settings() -> ReceiveSettings:
     except ValueError as exc:
         raise ConfigurationError(f"environment variable ALLOWED_SOURCE_CIDRS={cidrs!r} is not CIDRs") from exc
     return ReceiveSettings(
-        common=_common(),
+        common=_common("INBOUND_SECRET_ID"),
         retention_days=_parsed("RETENTION_DAYS", _positive_int, "a positive number of days"),
         opt_out_keywords=_parsed("OPT_OUT_KEYWORDS", _words, "a comma-separated list"),
         opt_in_keywords=_parsed("OPT_IN_KEYWORDS", _words, "a comma-separated list"),

@@ -316,7 +316,8 @@ class DynamoMessageStore(MessageStore):
         try:
             for start in range(0, len(keys), BATCH_GET_LIMIT):
                 for item in OptOutItem.batch_get(keys[start : start + BATCH_GET_LIMIT]):
-                    found.add(item.number)
+                    if item.is_opted_out:  # an opt-in is kept as a tombstone (state opted_in)
+                        found.add(item.number)
         except PynamoDBException as exc:
             raise StoreError("could not read the opt-out list") from exc
         return found

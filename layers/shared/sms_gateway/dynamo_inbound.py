@@ -1,17 +1,31 @@
 """DynamoDB adapter (pynamodb) of the inbound store: inbound SMS items and the opt-out list.
 
-Every write is conditional: an inbound item is created only if its key is new; an opt-out is written
-only over an older one (or none); an opt-in deletes only an opt-out older than itself. Errors other
-than a failed condition become :class:`~sms_gateway.store.StoreError`.
+Every write is conditional: an inbound item is created only if its key is new. A number's opt-out
+item holds its latest instruction by the provider's receive time: an opt-out or opt-in is written
+(``UpdateItem``) only when it is newer than the stored one, and an opt-in is kept as a tombstone
+(``state = opted_in``), never deleted, so an older opt-out arriving late cannot undo it. At the same
+second an opt-out wins, whichever arrives first. Errors other than a failed condition become
+:class:`~sms_gateway.store.StoreError`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from pynamodb.exceptions import DeleteError, PutError, PynamoDBException
+from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
-from sms_gateway.models import INBOUND_SK, OPTOUT_SK, InboundItem, OptOutItem, bind_table
+from sms_gateway.models import (
+    INBOUND_SK,
+    OPTED_IN,
+    OPTED_OUT,
+    OPTOUT_SK,
+    InboundItem,
+    OptOutItem,
+    bind_table,
+)
 from sms_gateway.receive import InboundRecord, InboundStore
 from sms_gateway.store import StoreError
 
@@ -71,22 +85,31 @@ class DynamoInboundStore(InboundStore):
         return True
 
     def opt_out(self, number: str, keyword: str, at: datetime) -> None:
-        item = OptOutItem(optout_pk(number), OPTOUT_SK, number=number, keyword=keyword, at=at)
-        try:
-            item.save(condition=OptOutItem.pk.does_not_exist() | (OptOutItem.at <= at))
-        except PutError as exc:
-            if exc.cause_response_code == CONDITION_FAILED:
-                return  # a newer opt-out is already there
-            raise StoreError(f"could not store the opt-out: {exc.cause_response_code}") from exc
-        except PynamoDBException as exc:
-            raise StoreError("could not store the opt-out") from exc
+        newer = OptOutItem.pk.does_not_exist() | (OptOutItem.at < at)
+        ties_with_an_opt_in = (OptOutItem.at == at) & (OptOutItem.state == OPTED_IN)
+        actions = [OptOutItem.expires_at.remove()]  # an opt-out is kept until reversed
+        self._instruct(number, keyword, at, OPTED_OUT, newer | ties_with_an_opt_in, actions)
 
-    def opt_in(self, number: str, at: datetime) -> None:
+    def opt_in(self, number: str, keyword: str, at: datetime, expires_at: datetime) -> None:
+        newer = OptOutItem.pk.does_not_exist() | (OptOutItem.at < at)
+        self._instruct(number, keyword, at, OPTED_IN, newer, [OptOutItem.expires_at.set(expires_at)])
+
+    @staticmethod
+    def _instruct(
+        number: str, keyword: str, at: datetime, state: str, condition: Condition, extra: Sequence[Action]
+    ) -> None:
+        actions: list[Action] = [
+            OptOutItem.number.set(number),
+            OptOutItem.keyword.set(keyword),
+            OptOutItem.at.set(at),
+            OptOutItem.state.set(state),
+            *extra,
+        ]
         try:
-            OptOutItem(optout_pk(number), OPTOUT_SK).delete(condition=OptOutItem.at <= at)
-        except DeleteError as exc:
+            OptOutItem(optout_pk(number), OPTOUT_SK).update(actions=actions, condition=condition)
+        except UpdateError as exc:
             if exc.cause_response_code == CONDITION_FAILED:
-                return  # not opted out, or opted out after this opt-in
-            raise StoreError(f"could not remove the opt-out: {exc.cause_response_code}") from exc
+                return  # a newer instruction (or an opt-out of the same second) is already stored
+            raise StoreError(f"could not store the {state} instruction: {exc.cause_response_code}") from exc
         except PynamoDBException as exc:
-            raise StoreError("could not remove the opt-out") from exc
+            raise StoreError(f"could not store the {state} instruction") from exc

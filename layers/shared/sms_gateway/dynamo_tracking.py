@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from pynamodb.constants import NONE
+from pynamodb.constants import COUNT, NONE
 from pynamodb.exceptions import PynamoDBException, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -23,19 +23,22 @@ from sms_gateway.dynamo import epoch, to_message
 from sms_gateway.models import (
     CREDIT_PK,
     CREDIT_SK,
+    INFLIGHT_INDEX,
     CreditItem,
     MessageItem,
     bind_table,
     message_sk,
     request_pk,
 )
-from sms_gateway.poll import Change, TrackingStore
+from sms_gateway.poll import COUNT_MAX_PAGES, Change, Count, TrackingStore
 from sms_gateway.store import Message, State, StoreError
 from sms_gateway.tracking import TRACK_SHARDS
 
 logger = logging.getLogger("sms_gateway.dynamo_tracking")
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+COUNT_PAGE_SIZE = 1000
+"""Items one counting Query evaluates (Select=COUNT), so a page's cost is known and bounded."""
 
 
 def to_tracked(item: MessageItem) -> Message:
@@ -53,8 +56,9 @@ def _still_at(rank: int) -> Condition:
 
 
 class DynamoTrackingStore(TrackingStore):
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, *, count_page_size: int = COUNT_PAGE_SIZE) -> None:
         bind_table(table_name)
+        self._count_page_size = count_page_size
 
     # -- reads ----------------------------------------------------------------------------------------
     def due(self, now: datetime, page_size: int) -> Iterator[Message]:
@@ -69,21 +73,39 @@ class DynamoTrackingStore(TrackingStore):
         except PynamoDBException as exc:
             raise StoreError("could not read the messages due for a check") from exc
 
-    def count_in_flight(self) -> int:
-        try:
-            return sum(MessageItem.inflight.count(str(shard)) for shard in range(TRACK_SHARDS))
-        except PynamoDBException as exc:
-            raise StoreError("could not count the messages in flight") from exc
+    def count_in_flight(self, *, stop: Callable[[], bool]) -> Count:
+        return self._count(None, stop, "count the messages in flight")
 
-    def count_due(self, now: datetime) -> int:
-        upto = epoch(now)
+    def count_due(self, now: datetime, *, stop: Callable[[], bool]) -> Count:
+        return self._count(MessageItem.next_check <= epoch(now), stop, "count the messages due")
+
+    def _count(self, condition: Condition | None, stop: Callable[[], bool], what: str) -> Count:
+        """Select=COUNT page by page on every shard: the first page always, more while ``stop()`` is
+        false, at most :data:`~sms_gateway.poll.COUNT_MAX_PAGES` per shard."""
+        total, exact = 0, True
+        connection = MessageItem._get_connection()
         try:
-            return sum(
-                MessageItem.inflight.count(str(shard), MessageItem.next_check <= upto)
-                for shard in range(TRACK_SHARDS)
-            )
+            for shard in range(TRACK_SHARDS):
+                start: dict | None = None
+                for page in range(COUNT_MAX_PAGES):
+                    if page and stop():
+                        break
+                    response = connection.query(
+                        str(shard),
+                        range_key_condition=condition,
+                        index_name=INFLIGHT_INDEX,
+                        select=COUNT,
+                        limit=self._count_page_size,
+                        exclusive_start_key=start,
+                    )
+                    total += int(response.get("Count", 0))
+                    start = response.get("LastEvaluatedKey")
+                    if not start:
+                        break
+                exact = exact and not start
         except PynamoDBException as exc:
-            raise StoreError("could not count the messages due") from exc
+            raise StoreError(f"could not {what}") from exc
+        return Count(total, exact)
 
     # -- writes ---------------------------------------------------------------------------------------
     def apply_change(

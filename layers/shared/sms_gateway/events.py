@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 SOURCE = "asanak.sms"
 ACCEPTED = "SMS Accepted"
 REJECTED = "SMS Rejected"
@@ -203,8 +205,10 @@ class EventBridgePublisher:
         for _ in range(self._attempts):
             try:
                 response = self._client.put_events(Entries=[self._entry(events[i]) for i in positions])
-            except Exception as exc:  # the whole call failed: nothing of it is known to be out
-                return positions, f"{type(exc).__name__}: {exc}"
+            except ClientError as exc:  # the whole call failed: nothing of it is known to be out
+                return positions, f"PutEvents refused: {exc.response.get('Error', {}).get('Code', '?')}"
+            except BotoCoreError as exc:
+                return positions, f"EventBridge could not be reached: {type(exc).__name__}"
             refused = [
                 (position, entry.get("ErrorCode", "?"))
                 for position, entry in zip(positions, response.get("Entries", []), strict=False)

@@ -17,7 +17,7 @@ from sms_gateway.config import (
     receive_settings,
     send_settings,
 )
-from sms_gateway.credentials import SecretCredentials
+from sms_gateway.credentials import InboundToken, SecretCredentials
 from sms_gateway.events import EventBridgePublisher
 
 if TYPE_CHECKING:  # each handler imports only its own service's module, on first use
@@ -43,6 +43,11 @@ def eventbridge_client() -> Any:
 @functools.cache
 def credentials(secret_id: str, max_age: int) -> SecretCredentials:
     return SecretCredentials(secret_id, max_age)
+
+
+@functools.cache
+def inbound_token(secret_id: str, max_age: int) -> InboundToken:
+    return InboundToken(secret_id, max_age)
 
 
 @functools.cache
@@ -105,20 +110,20 @@ def receive_service(metrics: Metrics) -> InboundService:
 
     settings = receive_settings()
     common = settings.common
-    secret = credentials(common.secret_id, common.secret_max_age)
+    token = inbound_token(common.secret_id, common.secret_max_age)  # InboundSecret, not AsanakSecret
     return InboundService(
         store=inbound_store(common.table_name),
         clock=utc_now,
         retention=timedelta(days=settings.retention_days),
         opt_out_keywords=settings.opt_out_keywords,
         opt_in_keywords=settings.opt_in_keywords,
-        expected_token=lambda: secret.get().inbound_token,
+        expected_token=token.get,
         allowed_sources=settings.allowed_source_cidrs,
         metrics=metrics,
     )
 
 
-FACTORIES += [inbound_store, receive_service]
+FACTORIES += [inbound_token, inbound_store, receive_service]
 
 
 @functools.cache

@@ -7,7 +7,7 @@
 | rejections    | ``REQ#<request_id>`` | ``#REJECTED`` | a request's invalid and opted-out numbers     |
 |               | ``MSG#<sqs msg id>`` | ``#REJECTED`` | a whole message rejected (poison, reused id)  |
 | inbound       | ``IN#<push key>``    | ``#INBOUND``  | one SMS pushed by Asanak                      |
-| opt-out       | ``OPTOUT#<98…>``     | ``#OPTOUT``   | a number that asked not to be messaged        |
+| opt-out       | ``OPTOUT#<98…>``     | ``#OPTOUT``   | a number's latest opt-out/opt-in instruction  |
 | parked        | ``PARK#<body hash>`` | ``#PARK``     | an id-less request on its way to the DLQ      |
 | credit check  | ``CREDIT``           | ``#CREDIT``   | when credit was last read, and its value      |
 
@@ -104,13 +104,25 @@ class InboundItem(_Base):
     created_at = UTCDateTimeAttribute()
 
 
+OPTED_OUT = "opted_out"
+OPTED_IN = "opted_in"
+
+
 class OptOutItem(_Base):
+    """A number's latest instruction, by the provider's receive time ``at``: an opt-out, or an opt-in
+    kept as a tombstone (``state = opted_in``) so an older opt-out arriving late cannot undo it."""
+
     class Meta:
         table_name = UNBOUND
 
     number = UnicodeAttribute()
     keyword = UnicodeAttribute()
     at = UTCDateTimeAttribute()
+    state = UnicodeAttribute(null=True)  # OPTED_OUT or OPTED_IN; absent on items written before tombstones
+
+    @property
+    def is_opted_out(self) -> bool:
+        return self.state != OPTED_IN
 
 
 class RejectionItem(_Base):

@@ -16,6 +16,10 @@ One run (the poll function, on a schedule) does, within its time budget:
    (:mod:`sms_gateway.outbox`). Unchanged messages are only rescheduled (no event). A round's writes
    go out concurrently.
 5. **Budget.** No new round starts once the budget is spent; what is left stays due for the next run.
+6. **Counts.** ``InFlight`` (and ``Backlog`` when the budget was spent) are counted on the index page by
+   page, within the same budget: one page per shard at least, more only while the budget lasts (and at
+   most :data:`COUNT_MAX_PAGES` each). A count cut short is a lower bound (``counts_exact: false``,
+   metric ``CountsTruncated``), so a large backlog can never make the run outlive its timeout.
 
 Status rank — a status is applied only when its rank is higher than the stored one, so a status never
 moves backwards (statuses are not promised to arrive in order):
@@ -50,11 +54,12 @@ any final status                       100  (5, 6, 8; 12/13 from 4 hours on; -10
 One event per change, even when a run dies: the change and its event are the same write (the
 stream publishes it at least once; consumers deduplicate on ``event_id``).
 
-Metrics (one set per run): ``StatusChanges``, ``Delivered``, ``Failed``, ``PartiallyDelivered``,
+Metrics (one set per run, added from the handler's thread only: worker threads count into a locked
+tally that the run emits at its end): ``StatusChanges``, ``Delivered``, ``Failed``, ``PartiallyDelivered``,
 ``NoDeliveryReport``, ``Expired``, ``MsgStatusCalls`` (always); ``TimeToDelivery`` (Seconds, accepted →
-delivered, one value per delivery); ``InFlight`` and ``Backlog`` (still due) after the run; ``Credit``
-when read; and, when not zero, ``UnknownStatus``, ``ProviderError_<kind>``, ``LostRaces``,
-``RunsSkipped``.
+delivered, one value per delivery); ``InFlight`` and ``Backlog`` (still due) after the run (lower bounds
+when ``CountsTruncated``); ``Credit`` when read; and, when not zero, ``UnknownStatus``,
+``ProviderError_<kind>``, ``LostRaces``, ``RunsSkipped``.
 """
 
 from __future__ import annotations
@@ -94,12 +99,23 @@ WRITE_CONCURRENCY = 8
 SAFETY_MARGIN_SECONDS = 15.0
 """Time kept free before the function's timeout: one msgstatus call (10 s read timeout) and its writes."""
 
+COUNT_MAX_PAGES = 25
+"""Most index pages one count reads per shard, whatever the budget (a page is at most 1 MB)."""
+
 
 # -- ports -----------------------------------------------------------------------------------------
 class StatusProvider(Protocol):
     def status(self, msgids: Sequence[str]) -> list[MessageStatus]: ...
 
     def credit(self) -> Decimal: ...
+
+
+@dataclass(frozen=True)
+class Count:
+    """A count on the in-flight index; ``exact`` False: cut short (budget or page limit), a lower bound."""
+
+    value: int
+    exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -142,12 +158,13 @@ class TrackingStore:
         """No change: check again at ``next_check`` (recording ``unknown_code`` when one was seen)."""
         raise NotImplementedError
 
-    def count_in_flight(self) -> int:
-        """Messages in flight (in the index), counted on the index."""
+    def count_in_flight(self, *, stop: Callable[[], bool]) -> Count:
+        """Messages in flight, counted on the index: one page per shard at least, further pages only
+        while ``stop()`` is false and at most :data:`COUNT_MAX_PAGES` per shard."""
         raise NotImplementedError
 
-    def count_due(self, now: datetime) -> int:
-        """Messages in flight due at ``now``, counted on the index."""
+    def count_due(self, now: datetime, *, stop: Callable[[], bool]) -> Count:
+        """Messages in flight due at ``now``, counted like :meth:`count_in_flight`."""
         raise NotImplementedError
 
     def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
@@ -254,6 +271,7 @@ class RunReport:
     budget_spent: bool = False  # stopped with messages still due; the next run goes on
     in_flight: int | None = None
     backlog: int | None = None  # still due after the run
+    counts_exact: bool | None = None  # False: counting stopped at the budget; the counts are lower bounds
     credit: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -311,7 +329,7 @@ class TrackingService:
         deadline = self._timer() + budget_seconds
         tally = _Tally()
         credit: Decimal | None = None
-        counted: tuple[int, int] | None = None
+        counted: tuple[Count, Count] | None = None
         budget_spent = False
         try:
             now = self._clock()
@@ -323,10 +341,15 @@ class TrackingService:
                 if self._timer() >= deadline:
                     budget_spent = next(due, None) is not None
                     break
+
             # Backlog: what was due and is still due. Without a spent budget that is only what a failed
-            # msgstatus call left, known without a query.
-            backlog = self._store.count_due(now) if budget_spent else tally.counts["LeftDue"]
-            counted = (self._store.count_in_flight(), backlog)
+            # msgstatus call left, known without a query. Counting stops with the budget too.
+            def spent() -> bool:
+                return self._timer() >= deadline
+
+            left_due = Count(tally.counts["LeftDue"])
+            backlog = self._store.count_due(now, stop=spent) if budget_spent else left_due
+            counted = (self._store.count_in_flight(stop=spent), backlog)
         finally:
             self._emit(tally, credit, counted)
         report = RunReport(
@@ -337,12 +360,15 @@ class TrackingService:
             expired=tally.counts["Expired"],
             provider_errors=sum(n for name, n in tally.counts.items() if name.startswith("ProviderError_")),
             budget_spent=budget_spent,
-            in_flight=None if counted is None else counted[0],
-            backlog=None if counted is None else counted[1],
+            in_flight=None if counted is None else counted[0].value,
+            backlog=None if counted is None else counted[1].value,
+            counts_exact=None if counted is None else counted[0].exact and counted[1].exact,
             credit=None if credit is None else str(credit),
         )
         if budget_spent:
             logger.warning("poll budget spent with messages still due; the next run goes on")
+        if report.counts_exact is False:
+            logger.warning("counting stopped at the budget: in_flight and backlog are lower bounds")
         logger.info("poll run finished", extra=report.to_dict())
         return report
 
@@ -448,7 +474,7 @@ class TrackingService:
         logger.info("asanak credit", extra={"credit": str(credit)})
         return credit
 
-    def _emit(self, tally: _Tally, credit: Decimal | None, counted: tuple[int, int] | None) -> None:
+    def _emit(self, tally: _Tally, credit: Decimal | None, counted: tuple[Count, Count] | None) -> None:
         counts = tally.counts
         for name in ALWAYS_EMITTED:
             self._metrics.add_metric(name=name, unit="Count", value=counts[name])
@@ -458,7 +484,10 @@ class TrackingService:
         for seconds in tally.delivery_seconds:
             self._metrics.add_metric(name="TimeToDelivery", unit="Seconds", value=seconds)
         if counted is not None:
-            self._metrics.add_metric(name="InFlight", unit="Count", value=counted[0])
-            self._metrics.add_metric(name="Backlog", unit="Count", value=counted[1])
+            in_flight, backlog = counted
+            self._metrics.add_metric(name="InFlight", unit="Count", value=in_flight.value)
+            self._metrics.add_metric(name="Backlog", unit="Count", value=backlog.value)
+            if not (in_flight.exact and backlog.exact):
+                self._metrics.add_metric(name="CountsTruncated", unit="Count", value=1)
         if credit is not None:
             self._metrics.add_metric(name="Credit", unit="Count", value=float(credit))

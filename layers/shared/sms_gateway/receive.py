@@ -14,8 +14,10 @@ What happens to one push, in order (the first failing check answers; nothing is 
    where ``Msg Body`` vs ``MsgBody``, ``+`` vs ``%20`` and double encoding can be seen), else from the
    already-decoded parameters; :func:`asanak.inbound.parse_inbound` raises ``InboundParseError``.
 5. **Opt-out / opt-in.** A text that is an opt-out keyword stores the sender on the opt-out list (the
-   send path then rejects sends to it with ``opted_out``); an opt-in keyword removes it. Both are
-   ordered by the SMS's receive time, so an old push cannot undo a newer one, and both are idempotent.
+   send path then rejects sends to it with ``opted_out``); an opt-in keyword reverses it. The latest
+   instruction by the SMS's receive time wins, whatever order the pushes arrive in: the opt-in is
+   stored as a tombstone with its time (not a delete), so an older opt-out arriving late is ignored.
+   Both are idempotent.
 6. **Store once.** The push key is derived from the push itself (:func:`push_key`): a retried push has
    the same key. The item is created with a conditional write; its creation reaches the table's
    stream, from which the publish function sends ``SMS Received`` (:mod:`sms_gateway.outbox`).
@@ -115,11 +117,13 @@ class InboundStore:
         raise NotImplementedError
 
     def opt_out(self, number: str, keyword: str, at: datetime) -> None:
-        """Put ``number`` on the opt-out list, unless a newer opt-out is already there."""
+        """Put ``number`` on the opt-out list, unless an instruction newer than ``at`` is stored (an
+        opt-in of the very same time loses: opt-out wins a tie)."""
         raise NotImplementedError
 
-    def opt_in(self, number: str, at: datetime) -> None:
-        """Take ``number`` off the opt-out list, unless it opted out after ``at``."""
+    def opt_in(self, number: str, keyword: str, at: datetime, expires_at: datetime) -> None:
+        """Store an opt-in of ``number`` (a tombstone, kept until ``expires_at``) unless an instruction
+        as new as ``at`` or newer is stored."""
         raise NotImplementedError
 
 
@@ -275,7 +279,9 @@ class InboundService:
             self._store.opt_out(sms.sender, normalize_keyword(sms.text), sms.received_at)
             self._metrics.add_metric(name="OptOuts", unit="Count", value=1)
         elif keyword == OPT_IN:
-            self._store.opt_in(sms.sender, sms.received_at)
+            self._store.opt_in(
+                sms.sender, normalize_keyword(sms.text), sms.received_at, self._clock() + self._retention
+            )
             self._metrics.add_metric(name="OptIns", unit="Count", value=1)
 
 

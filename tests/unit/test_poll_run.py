@@ -1,0 +1,191 @@
+"""A poll run on in-memory ports: metrics from concurrent workers, and counts within the budget."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from asanak.statuses import MessageStatus, status_info
+from sms_gateway.events import Event
+from sms_gateway.poll import Change, Count, TrackingService, TrackingStore
+from sms_gateway.store import Message, State
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+ACCEPTED = NOW - timedelta(minutes=2)
+
+
+def in_flight(count: int) -> list[Message]:
+    return [
+        Message(
+            request_id=f"r-{n // 100}",
+            to=f"98912{n:07d}",
+            sender="982164063188",
+            owner="sqs-1",
+            state=State.ACCEPTED,
+            parts=1,
+            meta=None,
+            created_at=ACCEPTED,
+            msgid=str(1_000_000 + n),
+            accepted_at=ACCEPTED,
+            next_check=ACCEPTED,
+        )
+        for n in range(count)
+    ]
+
+
+class MemoryTrackingStore(TrackingStore):
+    """Just enough of the port for a run: every write succeeds; counting reads pages of ``page``."""
+
+    def __init__(self, messages: list[Message], page: int = 1000) -> None:
+        self.messages = {m.msgid: m for m in messages}
+        self.page = page
+        self.count_pages = 0
+        self._lock = threading.Lock()
+
+    def due(self, now: datetime, page_size: int) -> Iterator[Message]:
+        yield from [replace(m) for m in self.messages.values() if not m.final]
+
+    def apply_change(
+        self, message: Message, change: Change, *, token: str, now: datetime, hold_until
+    ) -> bool:
+        with self._lock:
+            stored = self.messages[message.msgid or ""]
+            stored.status, stored.final, stored.event_pending = change.status, change.final, token
+        return True
+
+    def claim_pending(self, message: Message, *, token: str, now: datetime, hold_until: datetime) -> bool:
+        return True
+
+    def settle(self, message: Message, *, token: str, next_check: datetime | None, now: datetime) -> None:
+        with self._lock:
+            self.messages[message.msgid or ""].event_pending = None
+
+    def reschedule(self, message: Message, *, next_check, now, unknown_code) -> None:
+        return None
+
+    def _count(self, total: int, stop: Callable[[], bool]) -> Count:
+        counted = 0
+        while True:
+            self.count_pages += 1
+            counted = min(total, counted + self.page)
+            if counted == total:
+                return Count(counted)
+            if stop():
+                return Count(counted, exact=False)
+
+    def count_in_flight(self, *, stop: Callable[[], bool]) -> Count:
+        return self._count(sum(not m.final for m in self.messages.values()), stop)
+
+    def count_due(self, now: datetime, *, stop: Callable[[], bool]) -> Count:
+        return self._count(sum(not m.final for m in self.messages.values()), stop)
+
+    def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
+        return False
+
+    def record_credit(self, credit: Decimal, now: datetime) -> None:
+        return None
+
+
+class Delivered:
+    """msgstatus answers 6 (Success) for every msgid, slowly enough for the workers to overlap."""
+
+    def status(self, msgids: Sequence[str]) -> list[MessageStatus]:
+        time.sleep(0.01)
+        return [
+            MessageStatus(
+                msgid, 6, status_info(6), ACCEPTED, NOW, "2026-11-24 12:28:00", "2026-11-24 12:30:00"
+            )
+            for msgid in msgids
+        ]
+
+    def credit(self) -> Decimal:
+        raise AssertionError("not claimed")
+
+
+class Publisher:
+    def __init__(self) -> None:
+        self.published: list[Event] = []
+        self._lock = threading.Lock()
+
+    def publish(self, events: Sequence[Event]) -> None:
+        with self._lock:
+            self.published.extend(events)
+
+
+class ThreadRecordingMetrics:
+    """A sink like Powertools' Metrics (not thread-safe): remembers which thread added each datapoint."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = defaultdict(list)
+        self.threads: set[int] = set()
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        self.threads.add(threading.get_ident())
+        self.values[name].append(value)
+
+
+def service(store: TrackingStore, metrics: ThreadRecordingMetrics, **overrides: Any) -> TrackingService:
+    parts: dict[str, Any] = {
+        "store": store,
+        "publisher": Publisher(),
+        "provider": Delivered(),
+        "clock": lambda: NOW,
+        "tracking_horizon": timedelta(hours=24),
+        "concurrency": 8,
+        "credit_interval": timedelta(minutes=5),
+        "metrics": metrics,
+    }
+    return TrackingService(**(parts | overrides))
+
+
+def test_given_eight_workers_delivering_at_once_then_every_datapoint_is_emitted_once_by_the_handler_thread():
+    metrics = ThreadRecordingMetrics()
+    store = MemoryTrackingStore(in_flight(2_400))
+
+    report = service(store, metrics).run(budget_seconds=30)
+
+    assert report.changes == 2_400
+    assert metrics.threads == {threading.get_ident()}  # no worker thread touched the sink
+    assert metrics.values["StatusChanges"] == [2_400]
+    assert metrics.values["Delivered"] == [2_400]
+    assert metrics.values["MsgStatusCalls"] == [24]
+    assert len(metrics.values["TimeToDelivery"]) == 2_400
+    assert set(metrics.values["TimeToDelivery"]) == {120.0}
+
+
+def test_given_a_backlog_too_large_to_count_in_the_budget_then_counting_stops_and_reports_a_lower_bound():
+    metrics = ThreadRecordingMetrics()
+    store = MemoryTrackingStore(in_flight(5_000), page=100)
+    ticks = iter([0.0])
+    one_round = service(store, metrics, concurrency=1, timer=lambda: next(ticks, 99.0))  # spent after a round
+
+    report = one_round.run(budget_seconds=10)
+
+    assert report.budget_spent is True
+    assert report.counts_exact is False
+    assert (report.in_flight, report.backlog) == (100, 100)  # one page each, then the budget stops it
+    assert store.count_pages == 2
+    assert metrics.values["InFlight"] == [100]
+    assert metrics.values["CountsTruncated"] == [1]
+
+
+def test_given_time_to_spare_when_counting_then_the_counts_are_exact_and_not_flagged():
+    metrics = ThreadRecordingMetrics()
+    store = MemoryTrackingStore(in_flight(250), page=100)
+
+    report = service(store, metrics, provider=NoAnswer()).run(budget_seconds=30)
+
+    assert (report.in_flight, report.counts_exact) == (250, True)  # three pages
+    assert store.count_pages == 3
+    assert "CountsTruncated" not in metrics.values
+
+
+class NoAnswer(Delivered):
+    def status(self, msgids: Sequence[str]) -> list[MessageStatus]:
+        return []
