@@ -32,10 +32,14 @@ def test_given_the_receive_role_when_it_reads_the_table_then_access_denied_but_i
 
     dynamodb.put_item(TableName=stack.table_name, Item={**key, "number": {"S": "989120000000"}})
     with pytest.raises(ClientError) as denied:
-        dynamodb.get_item(TableName=stack.table_name, Key=key)
+        dynamodb.query(
+            TableName=stack.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "REQ#anything"}},
+        )
 
     assert "AccessDenied" in str(denied.value)
-    assert "not authorized to perform: dynamodb:GetItem" in str(denied.value)
+    assert "not authorized to perform: dynamodb:Query" in str(denied.value)
 
 
 class TestARoleMissingAnActionItsCodeCalls:

@@ -733,7 +733,6 @@ def unavailable_metrics(printed: str) -> list[float]:
     ("action", "what"),
     [
         ("dynamodb:PutItem", "the table"),
-        ("events:PutEvents", "the bus"),
         ("secretsmanager:GetSecretValue", "the inbound secret"),
     ],
 )
