@@ -93,3 +93,47 @@ def test_given_publishing_down_after_every_kind_of_write_then_each_event_goes_ou
     ids = [e["detail"]["event_id"] for e in events]
     assert len(ids) == len(set(ids))  # every change once
     assert stack.publish_failures == []  # nothing given up on
+
+
+def test_given_the_stream_gave_up_on_a_batch_then_republish_since_publishes_its_events_with_their_ids(
+    stack, asanak, monkeypatch
+):
+    # Publishing failed for longer than the mapping retries (the records went to the failure queue);
+    # `smsctl republish --since` fills the gap from the table with the ids the stream would have used.
+    from datetime import UTC, datetime, timedelta
+
+    from sms_gateway.events import EventBridgePublisher, PublishError
+
+    from smsctl.producer import Target
+    from smsctl.republish import republish
+
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    assert run("send", sqs_event({"to": ["09121234567", "12345"], "text": "gap", "id": "gap-1"})) == {
+        "batchItemFailures": []
+    }
+    ok(run("receive", event_for(stack.inbound_token, query_of(PUSH))))
+    with monkeypatch.context() as down:
+        down.setattr(
+            EventBridgePublisher,
+            "publish",
+            lambda self, events: (_ for _ in ()).throw(PublishError("down", failed=range(len(events)))),
+        )
+        for _ in range(12):  # every retry of the mapping fails
+            stack.stream.pump()
+    assert stack.publish_failures  # given up on: the failure queue got the batch's description
+    assert stack.events() == []
+
+    target = Target(
+        "unused",
+        stack.table_name,
+        stack.bus_name,
+        stack.endpoint,
+        stack.stack.region,
+        (stack.admin["aws_access_key_id"], stack.admin["aws_secret_access_key"]),
+    )
+    counts = republish(target, since)
+
+    assert counts == {"SMS Accepted": 1, "SMS Rejected": 1, "SMS Received": 1}
+    events = stack.events()
+    assert sorted(e["detail-type"] for e in events) == ["SMS Accepted", "SMS Received", "SMS Rejected"]
+    assert republish(target, datetime.now(UTC) + timedelta(minutes=1)) == {}  # nothing changed since

@@ -301,6 +301,7 @@ class DynamoMessageStore(MessageStore):
                 ensure_ascii=False,
             ),
             expires_at=expires_at,
+            created_at=datetime.now(UTC),
         )
         try:
             _call("put_item", item.get_save_kwargs_from_instance(condition=RejectionItem.pk.does_not_exist()))

@@ -132,6 +132,7 @@ class RejectionItem(_Base):
     request_id = UnicodeAttribute()
     meta = UnicodeAttribute(null=True)  # the request's meta, as compact JSON
     entries = UnicodeAttribute()  # JSON list of {"to", "reason", "message"}
+    created_at = UTCDateTimeAttribute(null=True)
 
 
 class ParkedItem(_Base):
