@@ -237,7 +237,7 @@ def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]
         f"Poll run time of ours at {small:,} final: {ours_small.seconds:.1f} s. Our run's time goes to its "
         "writes — a status change is one conditional UpdateItem (its event follows from the stream), a "
         "chunk's writes go out 8 at a time — not to msgstatus. moto evaluates every Query on a GSI by "
-        "walking the whole table, so in moto our run time also grows with the final messages; in DynamoDB it does not "
-        "(the items read are the figure that carries over)."
+        "walking the whole table, so in moto our run time also grows with the final messages; in DynamoDB "
+        "it does not (the items read are the figure that carries over)."
     )
     return rows
