@@ -19,7 +19,7 @@ ifneq ($(PY313_DIR),)
 SAM_PATH := PATH="$(PY313_DIR):$$PATH"
 endif
 
-.PHONY: help run demo test lint format typecheck validate build deploy bench sim clean unit integration e2e
+.PHONY: help run demo test lint format typecheck validate build deploy bench sim republish clean unit integration e2e
 
 help:
 	@echo "make run       the whole stack on this machine (no AWS account, no Docker)"
@@ -84,6 +84,11 @@ deploy: build
 
 bench: $(VENV)/.installed
 	$(LOCAL_PATH) $(PY) -m bench $(ARGS)
+
+# Re-publish the events of every item changed since SINCE (after an outage longer than the stream).
+republish: $(VENV)/.installed
+	@test -n "$(SINCE)" || { echo "usage: make republish SINCE=2026-12-01T06:00:00Z STACK=name (or LOCAL=1)"; exit 2; }
+	$(LOCAL_PATH) $(PY) -m smsctl $(if $(LOCAL),--local,--stack $(STACK)) republish --since $(SINCE) $(ARGS)
 
 N ?= 10000
 SEED ?= 0

@@ -49,6 +49,7 @@ class Run:
     seconds: float
     operations: dict[str, int]
     report: Any
+    items_written: int = 0
 
 
 def make_in_flight(world: World, count: int) -> None:
@@ -130,7 +131,14 @@ def measure(world: World, run: Callable[[], Any]) -> Run:
         started = time.perf_counter()
         report = run()
         seconds = time.perf_counter() - started
-    return Run(world.calls("msgstatus") - before, tally.items_read, seconds, dict(tally.operations), report)
+    return Run(
+        world.calls("msgstatus") - before,
+        tally.items_read,
+        seconds,
+        dict(tally.operations),
+        report,
+        tally.items_written,
+    )
 
 
 def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]:
@@ -202,8 +210,17 @@ def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]
             ours_large.seconds,
             naive_large.seconds,
             "s",
-            target="concurrent < sequential",
-            check=lambda row: row.ours < (row.baseline or 0),
+            target="≥ 3× faster (before the outbox: 1.08× slower)",
+            check=lambda row: (row.ratio or 0) >= 3,
+        ),
+        Row(
+            f"poll: DynamoDB items written per status change ({where}, before the outbox: 2.01)",
+            ours_large.items_written / max(1, int(ours_large.report.get("changes") or 0)),
+            naive_large.items_written / max(1, n),
+            "items",
+            target="≤ 1.2",
+            check=lambda row: row.ours <= 1.2,
+            ratio_as_share=True,
         ),
     ]
     due = int(ours_large.report.get("due") or 0)
@@ -218,9 +235,9 @@ def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]
     )
     notes.append(
         f"Poll run time of ours at {small:,} final: {ours_small.seconds:.1f} s. Our run's time goes to its "
-        "writes — a status change is two conditional UpdateItems, written one after another in the thread "
-        "of its msgstatus chunk — not to msgstatus. moto evaluates every Query on a GSI by walking the "
-        "whole table, so in moto our run time also grows with the final messages; in DynamoDB it does not "
-        "(the items read are the figure that carries over)."
+        "writes — a status change is one conditional UpdateItem (its event follows from the stream), a "
+        "chunk's writes go out 8 at a time — not to msgstatus. moto evaluates every Query on a GSI by "
+        "walking the whole table, so in moto our run time also grows with the final messages; in DynamoDB "
+        "it does not (the items read are the figure that carries over)."
     )
     return rows

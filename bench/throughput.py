@@ -94,8 +94,8 @@ def _measure(scale: Scale, log: Callable[[str], None], notes: list[str], endpoin
             service,
             region_name=endpoints.region,
             endpoint_url=endpoints.aws,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_access_key_id=endpoints.access_key_id,  # moto checks IAM: the stack's administrator
+            aws_secret_access_key=endpoints.secret_access_key,
         )
 
     target = endpoints.target

@@ -79,6 +79,8 @@ class DynamoTally:
 
     def __init__(self) -> None:
         self.items_read = 0
+        self.items_written = 0  # what DynamoDB bills writes by (a failed condition included)
+        self.events_put = 0  # entries sent with PutEvents, by any client
         self.operations: Counter[str] = Counter()
 
     @property
@@ -94,6 +96,14 @@ class DynamoTally:
         elif operation == "BatchGetItem":
             self.items_read += sum(len(items) for items in parsed.get("Responses", {}).values())
 
+    def record_write(self, operation: str, params: dict[str, Any]) -> None:
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            self.items_written += 1
+        elif operation == "BatchWriteItem":
+            self.items_written += sum(len(requests) for requests in params.get("RequestItems", {}).values())
+        elif operation == "TransactWriteItems":
+            self.items_written += len(params.get("TransactItems", []))
+
     @classmethod
     @contextmanager
     def counting(cls) -> Iterator[DynamoTally]:
@@ -103,8 +113,13 @@ class DynamoTally:
         original = BaseClient._make_api_call
 
         def counted(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            service = client.meta.service_model.service_name
+            if service == "dynamodb":
+                counter.record_write(operation_name, api_params)  # before: a failed condition is billed too
+            elif service == "events" and operation_name == "PutEvents":
+                counter.events_put += len(api_params.get("Entries", []))
             parsed = original(client, operation_name, api_params)
-            if client.meta.service_model.service_name == "dynamodb":
+            if service == "dynamodb":
                 counter.record(operation_name, parsed)
             return parsed
 

@@ -22,7 +22,12 @@ from typing import Any
 
 from local_stack.template import ACCOUNT, Stack
 
-FUNCTIONS = {"send": "SendFunction", "poll": "PollFunction", "receive": "ReceiveFunction"}
+FUNCTIONS = {
+    "send": "SendFunction",
+    "poll": "PollFunction",
+    "receive": "ReceiveFunction",
+    "publish": "PublishFunction",
+}
 
 ADMIN_USER = "emulation-admin"
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -39,6 +44,12 @@ USED_BY_LAMBDA = {
     "credentials (never called by our code; the emulation runs without KmsKeyArn)",
 }
 USED_BY_LAMBDA_FOR = {
+    "PublishFunction": {
+        "sqs:SendMessage": "Lambda's stream event source mapping sends a batch that failed every retry to "
+        "the OnFailure destination (PublishFailureQueue) with the function's role",
+        "kms:GenerateDataKey": "with KmsKeyArn set, that delivery to the encrypted PublishFailureQueue makes "
+        "a data key with the function's role",
+    },
     "PollFunction": {
         "sqs:SendMessage": "Lambda's asynchronous invocation delivers a failed run to the OnFailure "
         "destination (PollFailureQueue) with the function's role",

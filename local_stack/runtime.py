@@ -49,6 +49,7 @@ import boto3
 
 from local_stack.iam import FUNCTIONS, enforce, function_credentials
 from local_stack.lambda_events import LambdaContext, sqs_record
+from local_stack.streams import StreamReader, StreamTrigger, table_stream_arn
 from local_stack.template import ROOT, Stack, provision
 from smsctl.producer import Target
 
@@ -167,7 +168,7 @@ class LocalStack:
         self.stack: Stack | None = None
         self.endpoints: Endpoints | None = None
         self._functions: dict[str, concurrent.futures.ProcessPoolExecutor] = {}
-        self.invocations: dict[str, int] = {"send": 0, "poll": 0, "receive": 0}
+        self.invocations: dict[str, int] = dict.fromkeys(FUNCTIONS, 0)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> Endpoints:
@@ -238,6 +239,7 @@ class LocalStack:
         )
         self._start_send_source()
         self._start_schedule()
+        self._start_stream()
         self.state_dir.mkdir(exist_ok=True)
         (self.state_dir / "endpoints.json").write_text(self.endpoints.to_json())
         return self.endpoints
@@ -266,7 +268,7 @@ class LocalStack:
         """moto's server in a process of its own: the emulation and the functions use both cores."""
         port = self.aws_port or _free_port()
         self._moto = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "local_stack.moto_server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -293,7 +295,7 @@ class LocalStack:
     def _start_functions(self, credentials: dict[str, dict[str, str]]) -> None:
         """Processes for each function, with its environment and its role's credentials only."""
         assert self.stack is not None
-        overlapping = {"send": self._send_pollers(), "poll": 1, "receive": 2}
+        overlapping = {"send": self._send_pollers(), "poll": 1, "receive": 2, "publish": 1}
         for name, logical in FUNCTIONS.items():
             environment = {**self.stack.function_env(logical), **credentials[logical]}
             if self.log_level:
@@ -390,6 +392,32 @@ class LocalStack:
             md5_of_body=message.get("MD5OfBody", ""),
             queue_arn=queue_arn,
         )
+
+    # -- publish: the DynamoDB stream event source mapping -------------------------------------------
+    def _start_stream(self) -> None:
+        assert self.stack is not None
+        props = self.stack.event_of_type("PublishFunction", "DynamoDB")
+        dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+        reader = StreamReader(
+            boto3.client("dynamodbstreams"), table_stream_arn(dynamodb, self.stack.physical["MessagesTable"])
+        )
+        failure_queue = self.stack.physical["PublishFailureQueue"]
+        trigger = StreamTrigger(
+            reader,
+            lambda event: self.invoke("publish", event),
+            batch_size=int(props.get("BatchSize", 100)),
+            on_failure=lambda batch: sqs.send_message(QueueUrl=failure_queue, MessageBody=json.dumps(batch)),
+        )
+
+        def relay() -> None:
+            while not self.stopping.is_set():
+                try:
+                    trigger.pump()
+                except Exception:
+                    log.exception("reading the table's stream failed; trying again")
+                self.stopping.wait(0.2)
+
+        self._spawn(relay, "stream-poller")
 
     # -- poll: the schedule ----------------------------------------------------------------------------
     def _start_schedule(self) -> None:

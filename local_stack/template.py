@@ -232,6 +232,8 @@ def provision(
             }
             if props.get("GlobalSecondaryIndexes"):
                 kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            if props.get("StreamSpecification"):
+                kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
             ddb.create_table(**kwargs)
             ttl = props.get("TimeToLiveSpecification")
             if ttl:

@@ -12,8 +12,16 @@ import argparse
 import json
 import sys
 import uuid
+from datetime import datetime
 
 from smsctl.producer import Target, build_request, local_target, request_status, send_request, stack_target
+
+
+def _aware_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a time zone, e.g. 2026-12-01T06:00:00Z")
+    return moment
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--meta", type=json.loads, help="JSON object echoed in every event")
     status = commands.add_parser("status", help="show every recipient of a request")
     status.add_argument("--id", dest="request_id", required=True)
+    again = commands.add_parser(
+        "republish", help="publish again the events of every item changed since a time (after an outage)"
+    )
+    again.add_argument(
+        "--since", type=_aware_time, required=True, help="ISO 8601 with a zone, e.g. 2026-12-01T06:00:00Z"
+    )
+    again.add_argument("--dry-run", action="store_true", help="count the events, publish nothing")
     args = parser.parse_args(argv)
 
     target = (
@@ -54,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
                 ensure_ascii=False,
             )
         )
+        return 0
+    if args.command == "republish":
+        from smsctl.republish import republish
+
+        counts = republish(target, args.since, dry_run=args.dry_run)
+        print(json.dumps({"republished": not args.dry_run, "events": counts}, ensure_ascii=False))
         return 0
     rows = request_status(target, args.request_id)
     if not rows:

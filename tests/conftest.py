@@ -63,6 +63,9 @@ def shared_service_models() -> Iterator[None]:
 def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from local_stack.moto_server import serialize_dynamodb_writes
+
+    serialize_dynamodb_writes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -4,7 +4,8 @@
 conditional write atomically (one lock), exactly as the DynamoDB adapter's conditions read; the
 contract tests (tests/unit/test_store_contract.py) run the same cases against both stores, so the
 simulation's results carry over to DynamoDB. ``before``/``after`` hooks let a test or the simulation
-inject a crash or another delivery at every store boundary.
+inject a crash or another delivery at every store boundary. Like the table's stream, ``stream`` records
+every change (the item before and after) in order, for the outbox's publisher.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sms_gateway.events import Event
-from sms_gateway.store import Blocked, Claim, Lease, Message, MessageStore, State
+from sms_gateway.publish import Change
+from sms_gateway.store import Blocked, Lease, Message, MessageStore, Rejections, State
 
 Hook = Callable[[str, Sequence[Message]], None]
 
@@ -26,20 +27,12 @@ def _noop(point: str, messages: Sequence[Message]) -> None:
     return None
 
 
-@dataclass
-class _Request:
-    owner: str
-    fingerprint: str
-    attempts: int = 0
-    rejections_published: bool = False
-    published_to: set[str] = field(default_factory=set)
-
-
 class MemoryMessageStore(MessageStore):
     def __init__(self, before: Hook = _noop, after: Hook = _noop) -> None:
         self.hook(before, after)
-        self.requests: dict[str, _Request] = {}
         self.items: dict[tuple[str, str], Message] = {}
+        self.rejections: dict[str, Rejections] = {}
+        self.stream: list[Change] = []
         self.opted: set[str] = set()
         self.parks: dict[str, str] = {}
         self.writes = 0
@@ -79,45 +72,20 @@ class MemoryMessageStore(MessageStore):
         return blocked
 
     def _put(self, message: Message) -> None:
-        self.items[(message.request_id, message.to)] = copy.deepcopy(message)
+        key = (message.request_id, message.to)
+        old = self.items.get(key)
+        self.items[key] = copy.deepcopy(message)
+        self._record(old, self.items[key])
+
+    def _record(self, old: Any, new: Any) -> None:
+        self.stream.append(Change(str(len(self.stream) + 1), copy.deepcopy(old), copy.deepcopy(new)))
 
     # -- the port ----------------------------------------------------------------------------------
-    def claim_request(
-        self, *, request_id: str, owner: str, fingerprint: str, now: datetime, expires_at: datetime
-    ) -> Claim:
-        self._before("claim", [])
-        with self._lock:
-            self.writes += 1
-            stored = self.requests.get(request_id)
-            if stored is not None and stored.fingerprint != fingerprint:
-                return Claim(
-                    first_attempt=False,
-                    duplicate=True,
-                    rejections_published=stored.rejections_published,
-                    fingerprint=stored.fingerprint,
-                    conflict=True,
-                )
-            if stored is None:
-                stored = self.requests[request_id] = _Request(owner, fingerprint)
-            stored.attempts += 1
-            claim = Claim(
-                first_attempt=stored.attempts == 1,
-                duplicate=stored.owner != owner,
-                rejections_published=stored.rejections_published,
-                fingerprint=stored.fingerprint,
-            )
-        self._after("claim", [])
-        return claim
-
     def messages_of(self, request_id: str) -> dict[str, Message]:
         with self._lock:
-            request = self.requests.get(request_id)
-            found = {
+            return {
                 to: copy.deepcopy(message) for (rid, to), message in self.items.items() if rid == request_id
             }
-            for to, message in found.items():
-                message.published = request is not None and to in request.published_to
-        return found
 
     def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         def apply(m: Message) -> None:
@@ -155,7 +123,7 @@ class MemoryMessageStore(MessageStore):
 
     def release(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         def apply(m: Message) -> None:
-            del self.items[(m.request_id, m.to)]
+            self._record(self.items.pop((m.request_id, m.to)), None)
 
         return self._each(
             "release",
@@ -181,18 +149,16 @@ class MemoryMessageStore(MessageStore):
 
         return self._each("take_over", messages, allowed, apply, _same_outcome)
 
-    def mark_published(self, messages: Sequence[Message]) -> None:
-        self._before("mark_published", messages)
+    def reject(self, rejections: Rejections, expires_at: datetime) -> bool:
+        self._before("reject", [])
         with self._lock:
-            for message in messages:
-                self.requests[message.request_id].published_to.add(message.to)
-                message.published = True
-            self.writes += len({m.request_id for m in messages})
-        self._after("mark_published", messages)
-
-    def mark_rejections_published(self, request_id: str) -> None:
-        with self._lock:
-            self.requests[request_id].rejections_published = True
+            self.writes += 1
+            created = rejections.key not in self.rejections
+            if created:
+                self.rejections[rejections.key] = rejections
+                self._record(None, rejections)
+        self._after("reject", [])
+        return created
 
     def opted_out(self, numbers: Iterable[str]) -> set[str]:
         return set(numbers) & self.opted
@@ -257,13 +223,25 @@ class ScriptedProvider:
         raise NotImplementedError
 
 
-def hooked_dynamo_store(table_name: str, client: Any) -> MessageStore:
+def hooked_dynamo_store(table_name: str, client: Any, streams: Any) -> MessageStore:
     """The real DynamoDB adapter with the same hooks as :class:`MemoryMessageStore` around every write,
-    and a (test-only) scan of its recipient items: lets the simulation run on moto."""
+    a (test-only) scan of its recipient items, and its table's stream read as Lambda reads it: lets the
+    simulation run on moto."""
     from sms_gateway.dynamo import DynamoMessageStore, to_message
+    from sms_gateway.dynamo_stream import change_of
     from sms_gateway.models import MessageItem
 
+    from local_stack.streams import StreamReader, table_stream_arn
+
+    reader = StreamReader(streams, table_stream_arn(client, table_name))
+    seen: list[Change] = []
+
     class Hooked(DynamoMessageStore):
+        @property
+        def stream(self) -> list[Change]:
+            seen.extend(change_of(record) for record in reader.read())
+            return seen
+
         def hook(self, before: Hook = _noop, after: Hook = _noop) -> None:
             self._before, self._after = before, after
 
@@ -288,7 +266,7 @@ def hooked_dynamo_store(table_name: str, client: Any) -> MessageStore:
 
         setattr(Hooked, name, hooked)
 
-    for name in ("claim_request", "lease", "settle", "release", "take_over", "mark_published", "park"):
+    for name in ("lease", "settle", "release", "take_over", "reject", "park"):
         wrap(name)
     store = Hooked(table_name)
     store.hook()

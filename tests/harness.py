@@ -25,6 +25,7 @@ import boto3
 
 from local_stack.iam import FUNCTIONS
 from local_stack.lambda_events import LambdaContext, sqs_event, sqs_record  # noqa: F401 - the tests' imports
+from local_stack.streams import StreamReader, StreamTrigger, table_stream_arn
 from local_stack.tap import EventTap
 from local_stack.template import Stack
 
@@ -112,6 +113,12 @@ class Harness:
         self.function_credentials = function_credentials
         self.session = boto3.Session(region_name=stack.region, **admin)
         self.tap = EventTap(self.client("sqs"), self.client("events"), self.bus_name)
+        # The outbox: the table's stream drives the publish function as Lambda's mapping would.
+        self.publish_failures: list[dict[str, Any]] = []
+        reader = StreamReader(
+            self.client("dynamodbstreams"), table_stream_arn(self.client("dynamodb"), self.table_name)
+        )
+        self.stream = StreamTrigger(reader, self._publish, on_failure=self.publish_failures.append)
         # The function whose credentials built what the layer has cached, and that cache as it was
         # when its last invocation ended: a warm start keeps it, anything else rebuilds it.
         self._warm: tuple[str, tuple[Any, ...]] | None = None
@@ -153,6 +160,12 @@ class Harness:
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint)
 
+    @staticmethod
+    def _publish(event: dict[str, Any]) -> dict[str, Any]:
+        import importlib
+
+        return importlib.import_module("functions.publish.app").lambda_handler(event, LambdaContext())
+
     @property
     def table_name(self) -> str:
         return self.stack.physical["MessagesTable"]
@@ -179,8 +192,9 @@ class Harness:
         """Every event published so far (cumulative), optionally of one detail-type.
 
         Each event is checked against its JSON Schema in ``schemas/``: every test that looks at events
-        is also a contract test.
+        is also a contract test. What the functions stored so far is published first (the stream).
         """
+        self.stream.pump()
         for event in self.tap.drain():
             assert_matches_schema(event)
         return [e for e in self.tap.seen if detail_type is None or e["detail-type"] == detail_type]

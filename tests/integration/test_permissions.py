@@ -18,7 +18,7 @@ def role_without(logical: str, action: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
 
 
-def test_given_the_receive_role_when_it_queries_the_table_then_access_denied_but_it_may_get_an_item(stack):
+def test_given_the_receive_role_when_it_reads_the_table_then_access_denied_but_it_may_put_an_item(stack):
     receive = boto3.Session(region_name=stack.stack.region)
     credentials = stack.function_credentials["ReceiveFunction"]
     dynamodb = receive.client(
@@ -28,14 +28,14 @@ def test_given_the_receive_role_when_it_queries_the_table_then_access_denied_but
         aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=credentials["AWS_SESSION_TOKEN"],
     )
-    key = {"pk": {"S": "IN#nothing"}, "sk": {"S": "#INBOUND"}}
+    key = {"pk": {"S": "OPTOUT#989120000000"}, "sk": {"S": "#OPTOUT"}}
 
-    dynamodb.get_item(TableName=stack.table_name, Key=key)
+    dynamodb.put_item(TableName=stack.table_name, Item={**key, "number": {"S": "989120000000"}})
     with pytest.raises(ClientError) as denied:
         dynamodb.query(
             TableName=stack.table_name,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": "IN#nothing"}},
+            ExpressionAttributeValues={":pk": {"S": "REQ#anything"}},
         )
 
     assert "AccessDenied" in str(denied.value)

@@ -87,7 +87,6 @@ class World:
         common = settings.common
         parts: dict[str, Any] = {
             "store": self.store,
-            "publisher": factories.publisher(common.event_bus_name),
             "provider": factories.provider(common, settings.status_concurrency),
             "clock": factories.utc_now,
             "tracking_horizon": timedelta(hours=settings.tracking_hours),
@@ -343,34 +342,31 @@ def test_given_two_overlapping_runs_then_each_change_is_published_once_and_credi
     assert world.credit_calls() == 1
 
 
-def test_given_publishing_fails_then_the_change_is_published_exactly_once_by_a_later_run(world, monkeypatch):
+def test_given_the_bus_refuses_a_status_event_then_it_goes_out_once_the_bus_is_back(world, monkeypatch):
+    # The change is one write; its event follows from the table's stream. A refused event is neither
+    # lost nor a reason to write the change again (it used to take a pending token and a second write).
     from sms_gateway.events import EventBridgePublisher, PublishError
 
     world.send(A)
+    world.stack.events()  # SMS Accepted is out
     real_publish = EventBridgePublisher.publish
-    failures = iter([True])
+    outage = {"on": True}
 
-    def flaky(self, events):
-        if next(failures, False):
-            raise PublishError("EventBridge refused 1 of 1 events: InternalFailure")
+    def refused(self, events):
+        if outage["on"]:
+            raise PublishError("EventBridge refused the entries: InternalFailure", failed=range(len(events)))
         real_publish(self, events)
 
-    monkeypatch.setattr(EventBridgePublisher, "publish", flaky)
+    monkeypatch.setattr(EventBridgePublisher, "publish", refused)
     world.advance(21)
-    world.poll()  # 9 stored, its event not out
+    world.poll()  # 9 stored
     assert world.stack.details(STATUS_CHANGED) == []
-    assert "event_pending" in world.item()
-
-    world.poll()  # the change is held for its own run's lease: nothing to do
-    assert world.msgstatus_calls() == [1]
-    world.advance(121)
-    world.poll()  # lease over: re-published from the stored state
+    assert world.item()["checks"]["N"] == "1"  # one write for the change
+    outage["on"] = False
     world.advance(31)
     world.poll()  # and tracking goes on: 6
 
     assert [(status, final) for _, status, final in world.statuses()] == [(9, False), (6, True)]
-    assert world.metrics["PublishFailures"] == [1]
-    assert world.metrics["Republished"] == [1]
 
 
 # -- expiry, unknown codes, provider trouble ------------------------------------------------------------

@@ -126,29 +126,23 @@ def test_given_a_settled_item_when_leased_again_then_blocked_showing_its_outcome
     assert stored is not None and (stored.state, stored.msgid) == (State.ACCEPTED, "777")
 
 
-def test_given_a_claimed_request_then_same_content_is_a_duplicate_and_other_content_a_conflict(store):
-    first = store.claim_request(request_id="r1", owner="m1", fingerprint="f1", now=NOW, expires_at=NOW)
-    again = store.claim_request(request_id="r1", owner="m1", fingerprint="f1", now=NOW, expires_at=NOW)
-    other_message = store.claim_request(
-        request_id="r1", owner="m2", fingerprint="f1", now=NOW, expires_at=NOW
-    )
-    conflict = store.claim_request(request_id="r1", owner="m3", fingerprint="f2", now=NOW, expires_at=NOW)
+def test_given_a_leased_recipient_then_it_carries_the_request_fingerprint_and_owner(store):
+    leased = message()
+    leased.fingerprint = "f1"
 
-    assert (first.first_attempt, first.duplicate, first.conflict) == (True, False, False)
-    assert (again.first_attempt, again.duplicate, again.conflict) == (False, False, False)
-    assert (other_message.duplicate, other_message.conflict) == (True, False)
-    assert (conflict.conflict, conflict.fingerprint) == (True, "f1")
+    store.lease([leased], MINE)
+
+    [stored] = store.messages_of("r1").values()
+    assert (stored.fingerprint, stored.owner) == ("f1", "m1")
 
 
-def test_given_published_outcomes_then_messages_of_tells_which(store):
-    store.claim_request(request_id="r1", owner="m1", fingerprint="f1", now=NOW, expires_at=NOW)
-    store.lease([message(), message("989351234567")], MINE)
-    store.settle([accepted(message(), "1")], MINE)
+def test_given_rejections_then_stored_once_and_a_repeat_is_told_apart(store):
+    from sms_gateway.store import Rejection, Rejections
 
-    store.mark_published([accepted(message(), "1")])
+    rejections = Rejections("MSG#m1", "r1", {"k": "v"}, (Rejection(None, "invalid_json", "not JSON"),))
 
-    published = {to: m.published for to, m in store.messages_of("r1").items()}
-    assert published == {"989121234567": True, "989351234567": False}
+    assert store.reject(rejections, NOW + timedelta(days=1)) is True
+    assert store.reject(rejections, NOW + timedelta(days=1)) is False  # a redelivery: nothing new
 
 
 def test_given_a_parked_request_then_found_by_its_body(store):

@@ -12,7 +12,9 @@ One schedule = one seed. The world holds:
   after each provider call and each publish. A crashed invocation stops dead: no later write, call or
   batch response.
 * **The real** :class:`sms_gateway.send.SendService`, on the in-memory store (proven equal to
-  DynamoDB by tests/integration/test_store_contract.py) or on DynamoDB itself (moto).
+  DynamoDB by tests/integration/test_store_contract.py) or on DynamoDB itself (moto);
+* **the outbox's relay**: the real :class:`sms_gateway.publish.PublishService` reading the store's
+  stream in order, crashing like the senders, resuming from its last checkpoint as Lambda does.
 
 Invariants, checked after every step and at quiescence (after a healing phase that redelivers and
 redrives until every queue is empty):
@@ -38,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from asanak.errors import AmbiguousError, RejectedError, RetryableError
+from sms_gateway.publish import Change, PublishService
 from sms_gateway.send import Envelope, SendService
 from sms_gateway.store import Message, MessageStore, State
 
@@ -119,10 +122,11 @@ class World:
             self.store = MemoryMessageStore()
         self.store.hook(before=self._store_boundary, after=self._store_boundary)
         self.publisher = MemoryPublisher(before=lambda point: self._boundary(point))
+        self.relay = PublishService(self.publisher)
+        self._checkpoint = 0
         self.provider = ScriptedProvider(self._answer)
         self.service = SendService(
             store=self.store,
-            publisher=self.publisher,
             provider=self.provider,
             default_sender=SENDER,
             retention=timedelta(days=30),
@@ -303,6 +307,27 @@ class World:
             )
         self.dlq.clear()
 
+    # -- the outbox's relay -------------------------------------------------------------------------
+    def stream(self) -> list[Change]:
+        return self.store.stream  # type: ignore[attr-defined]
+
+    def relay_stream(self) -> bool:
+        """One invocation of the publish function on the next stream batch; False when none is left."""
+        changes = self.stream()[self._checkpoint : self._checkpoint + self.rng.choice((1, 3, 10))]
+        if not changes:
+            return False
+        invocation = Invocation(len(self._stack), None if self.healing else self.rng.choice((None, None, 1)))
+        self._stack.append(invocation)
+        try:
+            outcome = self.relay.publish(changes)
+        except Crash:
+            return True  # nothing checkpointed: the batch comes again
+        finally:
+            self._stack.pop()
+        failed = [i for i, change in enumerate(changes) if change.id in outcome.failed]
+        self._checkpoint += failed[0] if failed else len(changes)
+        return True
+
     # -- the schedule --------------------------------------------------------------------------------
     def run(self) -> list[Violation]:
         logging.disable(logging.CRITICAL)
@@ -324,6 +349,8 @@ class World:
             self.deliver()
         elif roll < 0.8:
             self.redrive()
+        elif roll < 0.88:
+            self.relay_stream()
         else:
             self.now += timedelta(seconds=self.rng.choice((1, 30, 120, 400)))
 
@@ -331,12 +358,15 @@ class World:
         self.healing = True
         for _ in range(200):
             if not any(not m.gone for m in self.queue) and not self.dlq:
-                return
+                break
             self.now += VISIBILITY + timedelta(seconds=1)
             while any(not m.gone and m.visible_at <= self.now for m in self.queue):
                 self.deliver()
             self.redrive()
-        self._violate("the queues never drained")
+        if any(not m.gone for m in self.queue) or self.dlq:
+            self._violate("the queues never drained")
+        while self.relay_stream():
+            pass
 
     # -- invariants ----------------------------------------------------------------------------------
     def _violate(self, what: str) -> None:

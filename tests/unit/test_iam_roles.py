@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from local_stack.iam import role_policy, template_actions, unused_permissions
+from local_stack.iam import FUNCTIONS, role_policy, template_actions, unused_permissions
 from local_stack.template import Stack, load_template, parameter_values
 
 TEMPLATE = load_template()
@@ -22,10 +22,7 @@ def granted(policy: dict) -> set[str]:
 
 
 def everything_used() -> dict[str, set[str]]:
-    return {
-        logical: template_actions(TEMPLATE, logical)
-        for logical in ("SendFunction", "PollFunction", "ReceiveFunction")
-    }
+    return {logical: template_actions(TEMPLATE, logical) for logical in FUNCTIONS.values()}
 
 
 def test_given_the_template_when_roles_are_emulated_then_statements_are_on_any_resource_without_condition():
@@ -33,7 +30,9 @@ def test_given_the_template_when_roles_are_emulated_then_statements_are_on_any_r
 
     assert {statement["Resource"] for statement in policy["Statement"]} == {"*"}
     assert all("Condition" not in statement for statement in policy["Statement"])
-    assert {"dynamodb:GetItem", "secretsmanager:GetSecretValue", "events:PutEvents"} <= granted(policy)
+    assert {"dynamodb:GetItem", "secretsmanager:GetSecretValue"} <= granted(policy)
+    assert "events:PutEvents" not in granted(policy)  # only the publish function talks to the bus
+    assert "events:PutEvents" in granted(role_policy(stack_with(), "PublishFunction"))
 
 
 def test_given_no_subnets_when_roles_are_emulated_then_the_vpc_statement_is_left_out_and_with_subnets_kept():

@@ -4,14 +4,14 @@ store-once/publish-once rules against in-memory fakes of its ports."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from asanak.inbound import InboundParseError, InboundSms
-from sms_gateway.events import Event, EventPublisher, PublishError
+from sms_gateway.events import Event
+from sms_gateway.outbox import events_for
 from sms_gateway.receive import (
     MAX_REQUEST_BYTES,
     OPT_IN,
@@ -32,6 +32,7 @@ from sms_gateway.receive import (
     source_allowed,
     token_matches,
 )
+from sms_gateway.store import StoreError
 
 # The template's defaults (OptOutKeywords / OptInKeywords).
 OPT_OUT_DEFAULTS = ["لغو", "لغو11", "لغو ۱۱", "انصراف", "stop", "cancel", "unsubscribe", "off", "11"]
@@ -232,18 +233,16 @@ class FakeStore(InboundStore):
     def __init__(self) -> None:
         self.records: dict[str, InboundRecord] = {}
         self.instructions: dict[str, tuple[str, datetime, str]] = {}  # number → (kind, at, keyword)
+        self.fail_create = 0
 
     def create(self, record: InboundRecord) -> bool:
+        if self.fail_create:
+            self.fail_create -= 1
+            raise StoreError("simulated: the table is unreachable")
         if record.inbound_id in self.records:
             return False
         self.records[record.inbound_id] = record
         return True
-
-    def find(self, inbound_id: str) -> InboundRecord | None:
-        return self.records.get(inbound_id)
-
-    def mark_published(self, inbound_id: str) -> None:
-        self.records[inbound_id].published = True
 
     def opt_out(self, number: str, keyword: str, at: datetime) -> None:
         current = self.instructions.get(number)
@@ -261,16 +260,15 @@ class FakeStore(InboundStore):
         return {n: (word, at) for n, (kind, at, word) in self.instructions.items() if kind == OPT_OUT}
 
 
-class FakePublisher(EventPublisher):
-    def __init__(self) -> None:
-        self.published: list[Event] = []
-        self.failures = 0
+class Outbox:
+    """What the publish function would send: one event per stored creation (the outbox)."""
 
-    def publish(self, events: Sequence[Event]) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise PublishError("simulated")
-        self.published.extend(events)
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    @property
+    def published(self) -> list[Event]:
+        return [event for record in self._store.records.values() for event in events_for(None, record)]
 
 
 @pytest.fixture
@@ -279,14 +277,13 @@ def store() -> FakeStore:
 
 
 @pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
+def publisher(store: FakeStore) -> Outbox:
+    return Outbox(store)
 
 
-def service(store: FakeStore, publisher: FakePublisher, **overrides: Any) -> InboundService:
+def service(store: FakeStore, publisher: Outbox, **overrides: Any) -> InboundService:
     arguments: dict[str, Any] = {
         "store": store,
-        "publisher": publisher,
         "clock": lambda: NOW,
         "retention": timedelta(days=30),
         "opt_out_keywords": OPT_OUT_DEFAULTS,
@@ -313,7 +310,6 @@ def test_given_a_good_request_when_handled_then_stored_once_with_expiry_and_publ
         "hello",
         "2024-03-20 12:00:00",
     )
-    assert record.published
     assert record.expires_at == NOW + timedelta(days=30)
     [event] = publisher.published
     assert event.detail_type == "SMS Received"
@@ -360,21 +356,19 @@ def test_given_the_same_sms_twice_when_received_then_published_once(store, publi
     assert len(publisher.published) == 1
 
 
-def test_given_an_earlier_attempt_died_before_publishing_when_received_again_then_published_then_marked(
+def test_given_an_earlier_attempt_failed_to_store_when_pushed_again_then_stored_and_published_once(
     store, publisher
 ) -> None:
     inbound = service(store, publisher)
-    publisher.failures = 1
-    with pytest.raises(PublishError):
-        inbound.receive(SMS)
-    [record] = store.records.values()
-    assert not record.published
+    store.fail_create = 1
+    with pytest.raises(StoreError):
+        inbound.receive(SMS)  # Asanak gets a 503 and pushes again
+    assert publisher.published == []
 
     receipt = inbound.receive(SMS)
 
     assert not receipt.duplicate
     assert len(publisher.published) == 1
-    assert record.published
     assert inbound.receive(SMS).duplicate
 
 
@@ -391,14 +385,12 @@ def test_given_an_opt_out_then_an_opt_in_when_received_then_the_list_follows(sto
     assert [e.detail["keyword"] for e in publisher.published] == ["opt_out", "opt_in"]
 
 
-def test_given_an_opt_out_whose_publishing_failed_when_retried_then_the_sender_stays_opted_out(
-    store, publisher
-):
+def test_given_an_opt_out_whose_storing_failed_when_retried_then_the_sender_stays_opted_out(store, publisher):
     inbound = service(store, publisher)
-    publisher.failures = 1
-    with pytest.raises(PublishError):
+    store.fail_create = 1
+    with pytest.raises(StoreError):
         inbound.receive(replace(SMS, text="STOP"))
-    assert "989121234567" in store.opt_outs  # applied before publishing: a send is already refused
+    assert "989121234567" in store.opt_outs  # applied first: a send is already refused
 
     inbound.receive(replace(SMS, text="STOP"))
 

@@ -13,7 +13,6 @@ from sms_gateway.poll import (
     next_check_for,
     rank_of,
     run_budget,
-    stored_change,
     transition,
 )
 from sms_gateway.store import Message, State
@@ -157,21 +156,6 @@ def test_given_the_horizon_passed_and_no_answer_then_expired_all_the_same():
 def test_given_the_horizon_passed_but_the_answer_is_final_then_the_answer_wins():
     change = transition(message(9, 50), seen(6), at(HORIZON), HORIZON)
     assert change is not None and change.outcome == "delivered"
-
-
-def test_given_a_stored_change_then_it_is_rebuilt_for_republishing():
-    stored = message(6, FINAL_RANK, final=True)
-    stored.previous_status = 9
-
-    change = stored_change(stored)
-
-    assert (change.status, change.status_name, change.final, change.outcome, change.previous_status) == (
-        6,
-        "Success",
-        True,
-        "delivered",
-        9,
-    )
 
 
 # -- cadence ---------------------------------------------------------------------------------------

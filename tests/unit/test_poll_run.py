@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from asanak.statuses import MessageStatus, status_info
-from sms_gateway.events import Event
 from sms_gateway.poll import Change, Count, TrackingService, TrackingStore
 from sms_gateway.store import Message, State
 
@@ -52,19 +51,12 @@ class MemoryTrackingStore(TrackingStore):
         yield from [replace(m) for m in self.messages.values() if not m.final]
 
     def apply_change(
-        self, message: Message, change: Change, *, token: str, now: datetime, hold_until
+        self, message: Message, change: Change, *, next_check: datetime | None, now: datetime
     ) -> bool:
         with self._lock:
             stored = self.messages[message.msgid or ""]
-            stored.status, stored.final, stored.event_pending = change.status, change.final, token
+            stored.status, stored.final = change.status, change.final
         return True
-
-    def claim_pending(self, message: Message, *, token: str, now: datetime, hold_until: datetime) -> bool:
-        return True
-
-    def settle(self, message: Message, *, token: str, next_check: datetime | None, now: datetime) -> None:
-        with self._lock:
-            self.messages[message.msgid or ""].event_pending = None
 
     def reschedule(self, message: Message, *, next_check, now, unknown_code) -> None:
         return None
@@ -108,16 +100,6 @@ class Delivered:
         raise AssertionError("not claimed")
 
 
-class Publisher:
-    def __init__(self) -> None:
-        self.published: list[Event] = []
-        self._lock = threading.Lock()
-
-    def publish(self, events: Sequence[Event]) -> None:
-        with self._lock:
-            self.published.extend(events)
-
-
 class ThreadRecordingMetrics:
     """A sink like Powertools' Metrics (not thread-safe): remembers which thread added each datapoint."""
 
@@ -133,7 +115,6 @@ class ThreadRecordingMetrics:
 def service(store: TrackingStore, metrics: ThreadRecordingMetrics, **overrides: Any) -> TrackingService:
     parts: dict[str, Any] = {
         "store": store,
-        "publisher": Publisher(),
         "provider": Delivered(),
         "clock": lambda: NOW,
         "tracking_horizon": timedelta(hours=24),

@@ -6,6 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from asanak.errors import RejectedError
+from sms_gateway.events import Event, PublishError
+from sms_gateway.outbox import events_for
+from sms_gateway.publish import PublishService
 from sms_gateway.send import Envelope, SendService
 
 from tests.fakes import MemoryMessageStore, MemoryPublisher, ScriptedProvider
@@ -24,10 +27,9 @@ class Metrics:
         return sum(value for metric, value in self.added if metric == name)
 
 
-def service(store=None, publisher=None, provider=None, metrics=None, concurrency=1) -> SendService:
+def service(store=None, provider=None, metrics=None, concurrency=1) -> SendService:
     return SendService(
         store=store or MemoryMessageStore(),
-        publisher=publisher or MemoryPublisher(),
         provider=provider or ScriptedProvider(),
         default_sender="982164063188",
         retention=timedelta(days=30),
@@ -42,6 +44,11 @@ def envelope(message_id: str, **body: object) -> Envelope:
     return Envelope(message_id, json.dumps(body))
 
 
+def outbox(store: MemoryMessageStore) -> list[Event]:
+    """The events the store's changes stand for (what the publish function sends)."""
+    return [event for change in store.stream for event in events_for(change.old, change.new)]
+
+
 def test_given_a_refusal_naming_no_one_then_the_call_is_split_until_the_refused_numbers_are_isolated():
     refused = {"989120000003", "989120000006"}
 
@@ -51,64 +58,56 @@ def test_given_a_refusal_naming_no_one_then_the_call_is_split_until_the_refused_
         return [f"id-{d}" for d in destinations]
 
     provider = ScriptedProvider(answer)
-    publisher = MemoryPublisher()
+    store = MemoryMessageStore()
     numbers = [f"0912000000{n}" for n in range(8)]
 
-    outcome = service(provider=provider, publisher=publisher).send_batch(
+    outcome = service(store=store, provider=provider).send_batch(
         [envelope("m1", to=numbers, text="t", id="r1")]
     )
 
     assert outcome.failures == {}
-    rejected = {e.detail["to"] for e in publisher.events if e.detail_type == "SMS Rejected"}
-    accepted = {e.detail["to"] for e in publisher.events if e.detail_type == "SMS Accepted"}
+    rejected = {e.detail["to"] for e in outbox(store) if e.detail_type == "SMS Rejected"}
+    accepted = {e.detail["to"] for e in outbox(store) if e.detail_type == "SMS Accepted"}
     assert rejected == refused
     assert accepted == {f"98{n[1:]}" for n in numbers} - refused
     assert len(provider.calls) <= 2 * len(numbers) - 1
 
 
-def test_given_publishing_fails_after_the_first_call_then_the_retry_publishes_only_what_was_not_published():
-    failing = {"publish": 0}
-
-    def before(point: str) -> None:
-        failing["publish"] += 1
-        if failing["publish"] == 2:
-            raise RuntimeError("EventBridge throttled")
-
-    publisher = MemoryPublisher(before=before)
+def test_given_the_bus_refuses_some_events_then_only_their_changes_are_reported_for_retry():
     store = MemoryMessageStore()
-    provider = ScriptedProvider()
-    batch = [
-        envelope("m1", to="09120000001", text="one", id="r1"),
-        envelope("m2", to="09120000002", text="two", id="r2"),
-    ]
-
-    first = service(store=store, publisher=publisher, provider=provider).send_batch(batch)
-    assert len(first.failures) == 1  # the record whose events did not go out is retried
-    published_first = [e.detail["to"] for e in publisher.events]
-    second = service(store=store, publisher=publisher, provider=provider).send_batch(
-        [e for e in batch if e.message_id in first.failures]
+    service(store=store).send_batch(
+        [
+            envelope("m1", to="09120000001", text="one", id="r1"),
+            envelope("m2", to="09120000002", text="two", id="r2"),
+        ]
     )
+    changes = [c for c in store.stream if events_for(c.old, c.new)]
+    assert len(changes) == 2
 
-    assert second.failures == {}
-    assert len(provider.calls) == 2  # nothing was sent again
-    tos = [e.detail["to"] for e in publisher.events]
-    assert sorted(tos) == ["989120000001", "989120000002"]  # each published once: no republish from the start
-    assert len(published_first) == 1
+    class RefusesSecond(MemoryPublisher):
+        def publish(self, events):
+            super().publish(events[:1])
+            raise PublishError("1 of 2 refused", failed=[1])
+
+    publisher = RefusesSecond()
+    outcome = PublishService(publisher).publish(store.stream)
+
+    assert set(outcome.failed) == {changes[1].id}  # Lambda resumes from it; the first is not lost
+    assert [e.detail["to"] for e in publisher.events] == ["989120000001"]
 
 
 def test_given_no_time_for_a_call_then_nothing_is_leased_sent_or_settled():
     store = MemoryMessageStore()
     provider = ScriptedProvider()
-    publisher = MemoryPublisher()
 
-    outcome = service(store=store, provider=provider, publisher=publisher).send_batch(
+    outcome = service(store=store, provider=provider).send_batch(
         [envelope("m1", to="09120000001", text="late", id="r1")], remaining=timedelta(seconds=4)
     )
 
     assert set(outcome.failures) == {"m1"}
     assert provider.calls == []
     assert store.stored() == {}
-    assert publisher.events == []
+    assert outbox(store) == []
 
 
 def test_given_metrics_counted_in_worker_threads_then_every_datapoint_reaches_the_sink_once():
@@ -128,7 +127,6 @@ def test_given_a_clock_running_faster_than_real_time_then_the_budget_still_follo
     ticks = iter(range(0, 10_000, 100))
     fast = SendService(
         store=MemoryMessageStore(),
-        publisher=MemoryPublisher(),
         provider=ScriptedProvider(),
         default_sender="982164063188",
         retention=timedelta(days=30),

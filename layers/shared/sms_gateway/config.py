@@ -192,7 +192,17 @@ def receive_settings() -> ReceiveSettings:
     )
 
 
+@dataclass(frozen=True)
+class PublishSettings:
+    event_bus_name: str
+
+
+@functools.cache
+def publish_settings() -> PublishSettings:
+    return PublishSettings(event_bus_name=_raw("EVENT_BUS_NAME"))
+
+
 def clear_settings_cache() -> None:
     """Forget every cached settings object (tests change the environment between cases)."""
-    for factory in (send_settings, poll_settings, receive_settings):
+    for factory in (send_settings, poll_settings, receive_settings, publish_settings):
         factory.cache_clear()

@@ -21,17 +21,26 @@ from pynamodb.expressions.update import Action
 from sms_gateway.models import (
     OPTOUT_SK,
     PARK_SK,
-    REQUEST_SK,
+    REJECTED_SK,
     MessageItem,
     OptOutItem,
     ParkedItem,
-    RequestItem,
+    RejectionItem,
     bind_table,
     message_sk,
     park_pk,
     request_pk,
 )
-from sms_gateway.store import Blocked, Claim, Lease, Message, MessageStore, State, StoreError
+from sms_gateway.store import (
+    Blocked,
+    Lease,
+    Message,
+    MessageStore,
+    Rejection,
+    Rejections,
+    State,
+    StoreError,
+)
 from sms_gateway.tracking import shard_for
 
 WRITE_CONCURRENCY = 8
@@ -75,10 +84,12 @@ def to_message(item: MessageItem) -> Message:
         updated_at=item.updated_at,
         checks=int(item.checks or 0),
         unknown_code=None if item.unknown_code is None else int(item.unknown_code),
+        previous_status=None if item.previous_status is None else int(item.previous_status),
         next_check=from_epoch(item.next_check),
         expires_at=item.expires_at,
         lease_token=item.lease_token,
         lease_until=from_epoch(item.lease_until),
+        fingerprint=item.fingerprint,
     )
 
 
@@ -97,6 +108,7 @@ def to_item(message: Message, lease: Lease) -> MessageItem:
         expires_at=message.expires_at,
         lease_token=lease.token,
         lease_until=epoch(lease.until),
+        fingerprint=message.fingerprint,
     )
 
 
@@ -193,59 +205,14 @@ class DynamoMessageStore(MessageStore):
         bind_table(table_name)
         warm_connections(MessageItem)  # the one connection every model shares (see bind_table)
 
-    def claim_request(
-        self, *, request_id: str, owner: str, fingerprint: str, now: datetime, expires_at: datetime
-    ) -> Claim:
-        item = RequestItem(request_pk(request_id), REQUEST_SK)
-        kwargs = item.get_update_kwargs_from_instance(
-            actions=[
-                RequestItem.request_id.set(request_id),
-                RequestItem.owner.set(RequestItem.owner | owner),
-                RequestItem.fingerprint.set(fingerprint),
-                RequestItem.created_at.set(RequestItem.created_at | now),
-                RequestItem.expires_at.set(expires_at),
-                RequestItem.rejections_published.set(RequestItem.rejections_published | False),
-                RequestItem.attempts.add(1),
-            ],
-            condition=RequestItem.pk.does_not_exist() | (RequestItem.fingerprint == fingerprint),
-        )
-        kwargs["ReturnValues"] = "ALL_NEW"
-        try:
-            stored = RequestItem.from_raw_data(_call("update_item", kwargs)["Attributes"])
-        except _Conflict as conflict:  # the id is in use for other content
-            old = RequestItem.from_raw_data(conflict.old) if conflict.old else None
-            return Claim(
-                first_attempt=False,
-                duplicate=True,
-                rejections_published=bool(old and old.rejections_published),
-                fingerprint=old.fingerprint if old else None,
-                conflict=True,
-            )
-        except (ClientError, BotoCoreError, PynamoDBException) as exc:
-            raise StoreError(f"could not claim request {request_id}: {exc}") from exc
-        return Claim(
-            first_attempt=int(stored.attempts) == 1,
-            duplicate=stored.owner != owner,
-            rejections_published=bool(stored.rejections_published),
-            fingerprint=stored.fingerprint,
-        )
-
     def messages_of(self, request_id: str) -> dict[str, Message]:
         try:
-            try:
-                request = RequestItem.get(request_pk(request_id), REQUEST_SK, consistent_read=True)
-                published = request.published_to
-            except RequestItem.DoesNotExist:
-                published = None
             items = MessageItem.query(
                 request_pk(request_id), MessageItem.sk.startswith("TO#"), consistent_read=True
             )
-            messages = {item.to: to_message(item) for item in items}
+            return {item.to: to_message(item) for item in items}
         except PynamoDBException as exc:
             raise StoreError(f"could not read request {request_id}") from exc
-        for number, message in messages.items():
-            message.published = number in (published or ())
-        return messages
 
     def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         def write(m: Message) -> None:
@@ -323,32 +290,26 @@ class DynamoMessageStore(MessageStore):
 
         return for_each(messages, write, _same_outcome)
 
-    def mark_published(self, messages: Sequence[Message]) -> None:
-        by_request: dict[str, set[str]] = {}
-        for message in messages:
-            by_request.setdefault(message.request_id, set()).add(message.to)
-
-        def write(request_id: str) -> None:  # one write per request, not per recipient
-            RequestItem(request_pk(request_id), REQUEST_SK).update(
-                actions=[RequestItem.published_to.add(by_request[request_id])],
-                condition=RequestItem.pk.exists(),
-            )
-
+    def reject(self, rejections: Rejections, expires_at: datetime) -> bool:
+        item = RejectionItem(
+            rejections.key,
+            REJECTED_SK,
+            request_id=rejections.request_id,
+            meta=dump_meta(rejections.meta),
+            entries=json.dumps(
+                [{"to": e.to, "reason": e.reason, "message": e.message} for e in rejections.entries],
+                ensure_ascii=False,
+            ),
+            expires_at=expires_at,
+            created_at=datetime.now(UTC),
+        )
         try:
-            with ThreadPoolExecutor(max_workers=min(WRITE_CONCURRENCY, len(by_request) or 1)) as pool:
-                list(pool.map(write, by_request))
-        except PynamoDBException as exc:
-            raise StoreError(f"could not mark {len(messages)} outcomes published") from exc
-        for message in messages:
-            message.published = True
-
-    def mark_rejections_published(self, request_id: str) -> None:
-        try:
-            RequestItem(request_pk(request_id), REQUEST_SK).update(
-                actions=[RequestItem.rejections_published.set(True)]
-            )
-        except PynamoDBException as exc:
-            raise StoreError(f"could not update request {request_id}") from exc
+            _call("put_item", item.get_save_kwargs_from_instance(condition=RejectionItem.pk.does_not_exist()))
+        except _Conflict:
+            return False  # stored by an earlier attempt: its event is on its way already
+        except (ClientError, BotoCoreError, PynamoDBException) as exc:
+            raise StoreError(f"could not store the rejection of {rejections.request_id}") from exc
+        return True
 
     def opted_out(self, numbers: Iterable[str]) -> set[str]:
         keys = [(f"OPTOUT#{number}", OPTOUT_SK) for number in dict.fromkeys(numbers)]
@@ -376,3 +337,14 @@ class DynamoMessageStore(MessageStore):
         except PynamoDBException as exc:
             raise StoreError("could not read parked requests") from exc
         return item.request_id
+
+
+def to_rejections(item: RejectionItem) -> Rejections:
+    return Rejections(
+        key=item.pk,
+        request_id=item.request_id,
+        meta=None if item.meta is None else json.loads(item.meta),
+        entries=tuple(
+            Rejection(e.get("to"), e["reason"], e.get("message", "")) for e in json.loads(item.entries)
+        ),
+    )

@@ -40,10 +40,10 @@ def optout_pk(number: str) -> str:
     return f"OPTOUT#{number}"
 
 
-def _to_record(inbound_id: str, item: InboundItem) -> InboundRecord:
+def to_record(item: InboundItem) -> InboundRecord:
     assert item.expires_at is not None
     return InboundRecord(
-        inbound_id=inbound_id,
+        inbound_id=item.pk.removeprefix("IN#"),
         sender=item.sender,
         recipient=item.recipient,
         text=item.text,
@@ -51,7 +51,7 @@ def _to_record(inbound_id: str, item: InboundItem) -> InboundRecord:
         provider_time=item.provider_time,
         created_at=item.created_at,
         expires_at=item.expires_at,
-        published=bool(item.published),
+        keyword=item.keyword,
     )
 
 
@@ -68,7 +68,7 @@ class DynamoInboundStore(InboundStore):
             text=record.text,
             received_at=record.received_at,
             provider_time=record.provider_time,
-            published=False,
+            keyword=record.keyword,
             created_at=record.created_at,
             expires_at=record.expires_at,
         )
@@ -83,23 +83,6 @@ class DynamoInboundStore(InboundStore):
         except PynamoDBException as exc:
             raise StoreError(f"could not store inbound {record.inbound_id}") from exc
         return True
-
-    def find(self, inbound_id: str) -> InboundRecord | None:
-        try:
-            item = InboundItem.get(inbound_pk(inbound_id), INBOUND_SK, consistent_read=True)
-        except InboundItem.DoesNotExist:
-            return None
-        except PynamoDBException as exc:
-            raise StoreError(f"could not read inbound {inbound_id}") from exc
-        return _to_record(inbound_id, item)
-
-    def mark_published(self, inbound_id: str) -> None:
-        try:
-            InboundItem(inbound_pk(inbound_id), INBOUND_SK).update(
-                actions=[InboundItem.published.set(True)], condition=InboundItem.pk.exists()
-            )
-        except PynamoDBException as exc:
-            raise StoreError(f"could not mark inbound {inbound_id} published") from exc
 
     def opt_out(self, number: str, keyword: str, at: datetime) -> None:
         newer = OptOutItem.pk.does_not_exist() | (OptOutItem.at < at)

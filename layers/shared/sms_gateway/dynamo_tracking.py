@@ -44,7 +44,6 @@ COUNT_PAGE_SIZE = 1000
 def to_tracked(item: MessageItem) -> Message:
     message = to_message(item)
     message.previous_status = None if item.previous_status is None else int(item.previous_status)
-    message.event_pending = item.event_pending
     return message
 
 
@@ -110,18 +109,20 @@ class DynamoTrackingStore(TrackingStore):
 
     # -- writes ---------------------------------------------------------------------------------------
     def apply_change(
-        self, message: Message, change: Change, *, token: str, now: datetime, hold_until: datetime
+        self, message: Message, change: Change, *, next_check: datetime | None, now: datetime
     ) -> bool:
         actions: list[Action] = [
             MessageItem.status.set(change.status),
             MessageItem.status_name.set(change.status_name),
             MessageItem.status_rank.set(change.rank),
             MessageItem.final.set(change.final),
-            MessageItem.event_pending.set(token),
-            MessageItem.next_check.set(epoch(hold_until)),
             MessageItem.updated_at.set(now),
             MessageItem.checks.add(1),
         ]
+        if next_check is None:  # final: leave the in-flight index
+            actions += [MessageItem.track_shard.remove(), MessageItem.next_check.remove()]
+        else:
+            actions.append(MessageItem.next_check.set(epoch(next_check)))
         if change.previous_status is None:
             actions.append(MessageItem.previous_status.remove())
         else:
@@ -136,30 +137,8 @@ class DynamoTrackingStore(TrackingStore):
             actions.append(MessageItem.delivered_at.set(change.delivered_at))
         if change.delivered_at_raw:
             actions.append(MessageItem.delivered_at_raw.set(change.delivered_at_raw))
-        condition = (
-            (MessageItem.state == State.ACCEPTED)
-            & MessageItem.event_pending.does_not_exist()
-            & _still_at(message.status_rank)
-        )
+        condition = (MessageItem.state == State.ACCEPTED) & _still_at(message.status_rank)
         return self._update(message, actions, condition, "store a status change")
-
-    def claim_pending(self, message: Message, *, token: str, now: datetime, hold_until: datetime) -> bool:
-        actions: list[Action] = [
-            MessageItem.event_pending.set(token),
-            MessageItem.next_check.set(epoch(hold_until)),
-            MessageItem.updated_at.set(now),
-        ]
-        condition = MessageItem.event_pending == (message.event_pending or "")
-        return self._update(message, actions, condition, "claim a pending event")
-
-    def settle(self, message: Message, *, token: str, next_check: datetime | None, now: datetime) -> None:
-        actions: list[Action] = [MessageItem.event_pending.remove(), MessageItem.updated_at.set(now)]
-        if next_check is None:  # final: leave the in-flight index
-            actions += [MessageItem.track_shard.remove(), MessageItem.next_check.remove()]
-        else:
-            actions.append(MessageItem.next_check.set(epoch(next_check)))
-        if not self._update(message, actions, MessageItem.event_pending == token, "settle a published event"):
-            logger.warning("pending event was taken over by another run", extra={"msgid": message.msgid})
 
     def reschedule(
         self, message: Message, *, next_check: datetime, now: datetime, unknown_code: int | None
@@ -171,7 +150,7 @@ class DynamoTrackingStore(TrackingStore):
         ]
         if unknown_code is not None:
             actions.append(MessageItem.unknown_code.set(unknown_code))
-        condition = (MessageItem.state == State.ACCEPTED) & MessageItem.event_pending.does_not_exist()
+        condition = (MessageItem.state == State.ACCEPTED) & _still_at(message.status_rank)
         self._update(message, actions, condition, "reschedule a check")
 
     def _update(self, message: Message, actions: list[Action], condition: Condition, what: str) -> bool:

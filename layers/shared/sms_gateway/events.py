@@ -8,7 +8,9 @@ Numbers are ``98`` + 10 digits; times are UTC ISO 8601; ``meta`` is echoed from 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -41,6 +43,15 @@ class Event:
     detail: Mapping[str, Any]
 
 
+_EVENT_IDS = uuid.UUID("6f1f3c52-2a47-4f7e-9c55-0d7a8a3b9e10")
+
+
+def event_id(*parts: object) -> str:
+    """A stable id for one state change: the same every time that change is published (a retried
+    stream batch, ``smsctl republish``), different for every other change. Consumers dedupe on it."""
+    return str(uuid.uuid5(_EVENT_IDS, "|".join(str(part) for part in parts)))
+
+
 def iso(moment: datetime | None) -> str | None:
     """UTC ISO 8601 with a ``Z``, or None."""
     if moment is None:
@@ -53,14 +64,36 @@ def sms_accepted(
 ) -> Event:
     return Event(
         ACCEPTED,
-        {"request_id": request_id, "msgid": msgid, "to": to, "from": sender, "parts": parts, "meta": meta},
+        {
+            "event_id": event_id(ACCEPTED, request_id, to, msgid),
+            "request_id": request_id,
+            "msgid": msgid,
+            "to": to,
+            "from": sender,
+            "parts": parts,
+            "meta": meta,
+        },
     )
 
 
 def sms_rejected(
-    *, request_id: str, to: str | None, reason: str, message: str, meta: Mapping[str, Any] | None
+    *,
+    request_id: str,
+    to: str | None,
+    reason: str,
+    message: str,
+    meta: Mapping[str, Any] | None,
+    change: str = "",
 ) -> Event:
-    detail: dict[str, Any] = {"request_id": request_id, "reason": reason, "message": message, "meta": meta}
+    """``change`` tells apart rejections that share request, number and reason (the SQS message that
+    carried a request-level rejection)."""
+    detail: dict[str, Any] = {
+        "event_id": event_id(REJECTED, request_id, to, reason, change),
+        "request_id": request_id,
+        "reason": reason,
+        "message": message,
+        "meta": meta,
+    }
     if to is not None:
         detail["to"] = to
     return Event(REJECTED, detail)
@@ -83,6 +116,7 @@ def sms_status_changed(
     return Event(
         STATUS_CHANGED,
         {
+            "event_id": event_id(STATUS_CHANGED, msgid, status, final),
             "request_id": request_id,
             "msgid": msgid,
             "to": to,
@@ -111,6 +145,7 @@ def sms_received(
     return Event(
         RECEIVED,
         {
+            "event_id": event_id(RECEIVED, inbound_id),
             "from": sender,
             "to": recipient,
             "text": text,
@@ -123,49 +158,74 @@ def sms_received(
 
 
 class PublishError(RuntimeError):
-    """EventBridge refused at least one entry, or could not be reached: the caller must not treat the
-    events as published."""
+    """Events that did not go out; ``failed`` holds their positions in the list given to ``publish``."""
+
+    def __init__(self, message: str, failed: Sequence[int] = ()) -> None:
+        super().__init__(message)
+        self.failed = list(failed)
 
 
 class EventPublisher(Protocol):
-    def publish(self, events: Sequence[Event]) -> None: ...
+    def publish(self, events: Sequence[Event]) -> None:
+        """Publish every event or raise :class:`PublishError` naming those that did not go out."""
 
 
 class EventBridgePublisher:
-    """PutEvents in batches of ten; any failed entry is an error, not a log line. Client errors
-    (throttling, access denied, an unknown bus) and botocore's own (no connection, timeouts) leave
-    as :class:`PublishError`."""
+    """PutEvents in batches of ten, a few batches at once. An entry EventBridge refuses is sent again
+    (alone with the other refused ones, never with those that went out), ``attempts`` times in all;
+    what still fails is a :class:`PublishError`, not a log line. A call that fails as a whole (the bus
+    unreachable, throttled past botocore's retries) fails its batch."""
 
-    def __init__(self, client: Any, bus_name: str) -> None:
+    def __init__(self, client: Any, bus_name: str, attempts: int = 3, concurrency: int = 4) -> None:
         self._client = client
         self._bus_name = bus_name
+        self._attempts = attempts
+        self._concurrency = concurrency
 
     def publish(self, events: Sequence[Event]) -> None:
-        for start in range(0, len(events), PUT_EVENTS_BATCH):
-            batch = events[start : start + PUT_EVENTS_BATCH]
-            entries = [
-                {
-                    "Source": SOURCE,
-                    "DetailType": event.detail_type,
-                    "Detail": json.dumps(event.detail, ensure_ascii=False, separators=(",", ":")),
-                    "EventBusName": self._bus_name,
-                }
-                for event in batch
-            ]
+        batches = [
+            list(range(start, min(start + PUT_EVENTS_BATCH, len(events))))
+            for start in range(0, len(events), PUT_EVENTS_BATCH)
+        ]
+        if len(batches) <= 1:
+            results = [self._send(events, batch) for batch in batches]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self._concurrency, len(batches))) as pool:
+                results = list(pool.map(lambda batch: self._send(events, batch), batches))
+        failed = sorted(index for indexes, _ in results for index in indexes)
+        if failed:
+            reasons = sorted({reason for _, reason in results if reason})
+            raise PublishError(
+                f"{len(failed)} of {len(events)} events not published: {'; '.join(reasons)}", failed
+            )
+
+    def _send(self, events: Sequence[Event], positions: list[int]) -> tuple[list[int], str]:
+        """Send the events at ``positions``; return those still failing and why."""
+        reason = ""
+        for _ in range(self._attempts):
             try:
-                response = self._client.put_events(Entries=entries)
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "?")
-                raise PublishError(f"EventBridge refused PutEvents of {len(batch)} events: {code}") from exc
+                response = self._client.put_events(Entries=[self._entry(events[i]) for i in positions])
+            except ClientError as exc:  # the whole call failed: nothing of it is known to be out
+                return positions, f"PutEvents refused: {exc.response.get('Error', {}).get('Code', '?')}"
             except BotoCoreError as exc:
-                raise PublishError(f"EventBridge could not be reached: {type(exc).__name__}") from exc
-            failed = response.get("FailedEntryCount", 0)
-            if failed:
-                codes = sorted(
-                    {
-                        entry.get("ErrorCode", "?")
-                        for entry in response.get("Entries", [])
-                        if "ErrorCode" in entry
-                    }
-                )
-                raise PublishError(f"EventBridge refused {failed} of {len(batch)} events: {', '.join(codes)}")
+                return positions, f"EventBridge could not be reached: {type(exc).__name__}"
+            refused = [
+                (position, entry.get("ErrorCode", "?"))
+                for position, entry in zip(positions, response.get("Entries", []), strict=False)
+                if "ErrorCode" in entry
+            ]
+            if not refused and response.get("FailedEntryCount", 0):
+                return positions, "EventBridge reported failures without naming them"
+            if not refused:
+                return [], ""
+            positions = [position for position, _ in refused]
+            reason = "refused: " + ", ".join(sorted({code for _, code in refused}))
+        return positions, reason
+
+    def _entry(self, event: Event) -> dict[str, str]:
+        return {
+            "Source": SOURCE,
+            "DetailType": event.detail_type,
+            "Detail": json.dumps(event.detail, ensure_ascii=False, separators=(",", ":")),
+            "EventBusName": self._bus_name,
+        }

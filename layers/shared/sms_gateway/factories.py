@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # each handler imports only its own service's module, on firs
     from sms_gateway.metrics import Metrics
     from sms_gateway.poll import TrackingService
     from sms_gateway.provider import AsanakProvider
+    from sms_gateway.publish import PublishService
     from sms_gateway.receive import InboundService
     from sms_gateway.send import SendService
 
@@ -83,7 +84,6 @@ def send_service(metrics: Metrics) -> SendService:
     common = settings.common
     return SendService(
         store=message_store(common.table_name),
-        publisher=publisher(common.event_bus_name),
         provider=provider(common, settings.send_concurrency),
         default_sender=settings.default_sender,
         retention=timedelta(days=settings.retention_days),
@@ -113,7 +113,6 @@ def receive_service(metrics: Metrics) -> InboundService:
     token = inbound_token(common.secret_id, common.secret_max_age)  # InboundSecret, not AsanakSecret
     return InboundService(
         store=inbound_store(common.table_name),
-        publisher=publisher(common.event_bus_name),
         clock=utc_now,
         retention=timedelta(days=settings.retention_days),
         opt_out_keywords=settings.opt_out_keywords,
@@ -142,7 +141,6 @@ def poll_service(metrics: Metrics) -> TrackingService:
     common = settings.common
     return TrackingService(
         store=tracking_store(common.table_name),
-        publisher=publisher(common.event_bus_name),
         provider=provider(common, settings.status_concurrency),
         clock=utc_now,
         tracking_horizon=timedelta(hours=settings.tracking_hours),
@@ -153,6 +151,17 @@ def poll_service(metrics: Metrics) -> TrackingService:
 
 
 FACTORIES += [tracking_store, poll_service]
+
+
+@functools.cache
+def publish_service(metrics: Metrics) -> PublishService:
+    from sms_gateway.config import publish_settings
+    from sms_gateway.publish import PublishService
+
+    return PublishService(publisher(publish_settings().event_bus_name), metrics=metrics)
+
+
+FACTORIES += [publish_service]
 
 
 def reset() -> None:

@@ -2,8 +2,10 @@
 
 | item          | pk                   | sk            | what it is                                   |
 |---------------|----------------------|---------------|----------------------------------------------|
-| request       | ``REQ#<request_id>`` | ``#REQUEST``  | one SQS request: owner, fingerprint, attempts |
-| message       | ``REQ#<request_id>`` | ``TO#<98…>``  | one recipient of a request: msgid, status     |
+| message       | ``REQ#<request_id>`` | ``TO#<98…>``  | one recipient of a request: lease, msgid,     |
+|               |                      |               | status, the request's fingerprint             |
+| rejections    | ``REQ#<request_id>`` | ``#REJECTED`` | a request's invalid and opted-out numbers     |
+|               | ``MSG#<sqs msg id>`` | ``#REJECTED`` | a whole message rejected (poison, reused id)  |
 | inbound       | ``IN#<push key>``    | ``#INBOUND``  | one SMS pushed by Asanak                      |
 | opt-out       | ``OPTOUT#<98…>``     | ``#OPTOUT``   | a number's latest opt-out/opt-in instruction  |
 | parked        | ``PARK#<body hash>`` | ``#PARK``     | an id-less request on its way to the DLQ      |
@@ -26,7 +28,6 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
-    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -52,19 +53,6 @@ class InflightIndex(GlobalSecondaryIndex["MessageItem"]):
 
     track_shard = UnicodeAttribute(hash_key=True)
     next_check = NumberAttribute(range_key=True)
-
-
-class RequestItem(_Base):
-    class Meta:
-        table_name = UNBOUND
-
-    request_id = UnicodeAttribute()
-    owner = UnicodeAttribute()
-    fingerprint = UnicodeAttribute()
-    attempts = NumberAttribute(default=0)
-    rejections_published = BooleanAttribute(default=False)
-    published_to = UnicodeSetAttribute(null=True)  # recipients whose send outcome event went out
-    created_at = UTCDateTimeAttribute()
 
 
 class MessageItem(_Base):
@@ -95,11 +83,11 @@ class MessageItem(_Base):
     checks = NumberAttribute(default=0)
     unknown_code = NumberAttribute(null=True)
     previous_status = NumberAttribute(null=True)  # the status before the last change (for its event)
-    event_pending = UnicodeAttribute(null=True)  # token of a stored status change whose event is not out yet
     track_shard = UnicodeAttribute(null=True)
     next_check = NumberAttribute(null=True)
     lease_token = UnicodeAttribute(null=True)  # the send attempt that holds (or held) this recipient
     lease_until = NumberAttribute(null=True)  # epoch seconds; only while ``sending``
+    fingerprint = UnicodeAttribute(null=True)  # the request's content fingerprint
     inflight = InflightIndex()
 
 
@@ -112,7 +100,7 @@ class InboundItem(_Base):
     text = UnicodeAttribute()
     received_at = UTCDateTimeAttribute()
     provider_time = UnicodeAttribute()
-    published = BooleanAttribute(default=False)
+    keyword = UnicodeAttribute(null=True)  # opt_out | opt_in, when the text was one
     created_at = UTCDateTimeAttribute()
 
 
@@ -137,6 +125,16 @@ class OptOutItem(_Base):
         return self.state != OPTED_IN
 
 
+class RejectionItem(_Base):
+    class Meta:
+        table_name = UNBOUND
+
+    request_id = UnicodeAttribute()
+    meta = UnicodeAttribute(null=True)  # the request's meta, as compact JSON
+    entries = UnicodeAttribute()  # JSON list of {"to", "reason", "message"}
+    created_at = UTCDateTimeAttribute(null=True)
+
+
 class ParkedItem(_Base):
     class Meta:
         table_name = UNBOUND
@@ -153,8 +151,8 @@ class CreditItem(_Base):
 
 
 ALL_MODELS: tuple[type[_Base], ...] = (
-    RequestItem,
     MessageItem,
+    RejectionItem,
     InboundItem,
     OptOutItem,
     ParkedItem,
@@ -189,7 +187,7 @@ def park_pk(body_key: str) -> str:
     return f"PARK#{body_key}"
 
 
-REQUEST_SK = "#REQUEST"
+REJECTED_SK = "#REJECTED"
 PARK_SK = "#PARK"
 INBOUND_SK = "#INBOUND"
 OPTOUT_SK = "#OPTOUT"

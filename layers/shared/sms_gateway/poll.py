@@ -1,4 +1,4 @@
-"""Delivery tracking: ask Asanak ``msgstatus`` about messages in flight, publish each real change once.
+"""Delivery tracking: ask Asanak ``msgstatus`` about messages in flight, store each real change once.
 
 One run (the poll function, on a schedule) does, within its time budget:
 
@@ -11,8 +11,10 @@ One run (the poll function, on a schedule) does, within its time budget:
    A call that fails (provider unavailable, firewall, credentials) leaves its messages due for the
    next run and counts ``ProviderError_<kind>`` (kinds of :mod:`sms_gateway.provider_failures`, the
    send path's too); the run goes on.
-4. **Changes.** What came back is applied by the rules below; each change publishes one
-   ``SMS Status Changed`` event. Unchanged messages are only rescheduled (no event).
+4. **Changes.** What came back is applied by the rules below; each change is one conditional write,
+   and its ``SMS Status Changed`` event follows from that write through the table's stream
+   (:mod:`sms_gateway.outbox`). Unchanged messages are only rescheduled (no event). A round's writes
+   go out concurrently.
 5. **Budget.** No new round starts once the budget is spent; what is left stays due for the next run.
 6. **Counts.** ``InFlight`` (and ``Backlog`` when the budget was spent) are counted on the index page by
    page, within the same budget: one page per shard at least, more only while the budget lasts (and at
@@ -36,9 +38,9 @@ status                                rank
 any final status                       100  (5, 6, 8; 12/13 from 4 hours on; -100 Expired)
 ====================================  ====
 
-- A change is stored with a conditional write: the message must still be ``accepted``, have the rank
-  it was read with, and have no unpublished change. Of two overlapping runs only one can win; the
-  loser publishes nothing.
+- A change is stored with one conditional write: the message must still be ``accepted`` and have the
+  rank it was read with. Of two overlapping runs only one can win; the loser writes nothing, so there
+  is one event per change.
 - 12/13 are final only once the message is 4 hours old (:func:`asanak.statuses.is_final`): a 12 seen
   at 1 hour is an intermediate change (``final: false``); the same 12 after 4 hours is a second change
   (``final: true``). A message showing 12/13 is checked again right at the 4-hour mark.
@@ -49,20 +51,15 @@ any final status                       100  (5, 6, 8; 12/13 from 4 hours on; -10
   not Asanak's, and published like any change. A message due past the horizon is still asked about
   once: a final answer wins over expiry; no answer (provider down) does not postpone it.
 
-Exactly one event per change, even when publishing fails: the conditional write that stores a change
-also stores a pending-event token and holds the message in the index until ``now + publish_lease``.
-After PutEvents succeeds the token is cleared (and a final message leaves the index). If the run died
-or PutEvents failed in between, a later run finds the token once the lease is over, re-publishes the
-event from the stored state (claiming the token first, so only one run does) and clears it. Only a
-crash between PutEvents and clearing the token, or a PutEvents batch that failed part-way, can repeat
-an event; consumers can dedupe on ``(msgid, status, final)``.
+One event per change, even when a run dies: the change and its event are the same write (the
+stream publishes it at least once; consumers deduplicate on ``event_id``).
 
 Metrics (one set per run, added from the handler's thread only: worker threads count into a locked
 tally that the run emits at its end): ``StatusChanges``, ``Delivered``, ``Failed``, ``PartiallyDelivered``,
 ``NoDeliveryReport``, ``Expired``, ``MsgStatusCalls`` (always); ``TimeToDelivery`` (Seconds, accepted →
 delivered, one value per delivery); ``InFlight`` and ``Backlog`` (still due) after the run (lower bounds
 when ``CountsTruncated``); ``Credit`` when read; and, when not zero, ``UnknownStatus``,
-``ProviderError_<kind>``, ``PublishFailures``, ``Republished``, ``LostRaces``, ``RunsSkipped``.
+``ProviderError_<kind>``, ``LostRaces``, ``RunsSkipped``.
 """
 
 from __future__ import annotations
@@ -70,13 +67,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import islice
 from typing import Any, Protocol
 
@@ -85,26 +82,19 @@ from asanak.client import MAX_BATCH, chunked
 from asanak.errors import AsanakError
 from asanak.statuses import FOUR_HOURS, MessageStatus
 
-from sms_gateway import events, provider_failures
-from sms_gateway.events import PUT_EVENTS_BATCH, Event, EventPublisher
+from sms_gateway import provider_failures
 from sms_gateway.metrics import Metrics, NoMetrics
 from sms_gateway.store import Message
-from sms_gateway.tracking import next_check_at
+from sms_gateway.tracking import EXPIRED_NAME, EXPIRED_OUTCOME, EXPIRED_STATUS, next_check_at, outcome_of
 
 logger = logging.getLogger("sms_gateway.poll")
-
-EXPIRED_STATUS = -100
-"""Our status for a message closed without a final provider status after the tracking horizon."""
-EXPIRED_NAME = "Expired"
-EXPIRED_OUTCOME = "expired"
 
 FINAL_RANK = 100
 RANKS: Mapping[int, int] = {-1: 0, 1: 10, 4: 20, 2: 30, 10: 35, 11: 35, 7: 40, 9: 50, 12: 60, 13: 60}
 """Rank of each non-final status; every final status ranks :data:`FINAL_RANK`."""
 
-PUBLISH_LEASE = timedelta(minutes=2)
-"""How long a stored change waits for its own run to publish it before another run may (longer than
-any run: the function's timeout is 60 s)."""
+WRITE_CONCURRENCY = 8
+"""Conditional writes of one msgstatus answer in flight at once."""
 
 SAFETY_MARGIN_SECONDS = 15.0
 """Time kept free before the function's timeout: one msgstatus call (10 s read timeout) and its writes."""
@@ -130,7 +120,7 @@ class Count:
 
 @dataclass(frozen=True)
 class Change:
-    """A status to store on a message (and publish)."""
+    """A status to store on a message (its event follows from the write)."""
 
     status: int
     status_name: str
@@ -156,19 +146,10 @@ class TrackingStore:
         raise NotImplementedError
 
     def apply_change(
-        self, message: Message, change: Change, *, token: str, now: datetime, hold_until: datetime
+        self, message: Message, change: Change, *, next_check: datetime | None, now: datetime
     ) -> bool:
-        """Store ``change`` if ``message`` is still accepted, at the rank it was read with, with no
-        unpublished change; mark its event pending under ``token`` and hold it until ``hold_until``."""
-        raise NotImplementedError
-
-    def claim_pending(self, message: Message, *, token: str, now: datetime, hold_until: datetime) -> bool:
-        """Take over the unpublished event of ``message`` (still under ``message.event_pending``)."""
-        raise NotImplementedError
-
-    def settle(self, message: Message, *, token: str, next_check: datetime | None, now: datetime) -> None:
-        """The event under ``token`` went out: clear it; ``next_check`` None takes the message out of
-        the in-flight index (it is final), otherwise it is checked again then."""
+        """Store ``change`` if ``message`` is still accepted at the rank it was read with; check it
+        again at ``next_check``, or (None: it is final) take it out of the in-flight index."""
         raise NotImplementedError
 
     def reschedule(
@@ -211,12 +192,6 @@ def rank_of(code: int, age: timedelta) -> int | None:
     if statuses.is_final(code, age):
         return FINAL_RANK
     return RANKS[code]
-
-
-def outcome_of(status: int, final: bool) -> str:
-    if status == EXPIRED_STATUS:
-        return EXPIRED_OUTCOME
-    return statuses.status_info(status).outcome if final else statuses.PENDING
 
 
 def expiry(message: Message) -> Change:
@@ -272,36 +247,6 @@ def next_check_for(message: Message, status: int | None, now: datetime, horizon:
     return max(when, now)
 
 
-def stored_change(message: Message) -> Change:
-    """The change a message holds (to re-publish an event whose run did not publish it)."""
-    assert message.status is not None, "a pending event is only ever stored with a status"
-    return Change(
-        status=message.status,
-        status_name=message.status_name or statuses.status_info(message.status).name,
-        rank=message.status_rank,
-        final=message.final,
-        outcome=outcome_of(message.status, message.final),
-        previous_status=message.previous_status,
-    )
-
-
-def status_event(message: Message, change: Change) -> Event:
-    assert message.msgid is not None
-    return events.sms_status_changed(
-        request_id=message.request_id,
-        msgid=message.msgid,
-        to=message.to,
-        status=change.status,
-        status_name=change.status_name,
-        final=change.final,
-        previous_status=change.previous_status,
-        sent_at=change.sent_at or message.sent_at,
-        delivered_at=change.delivered_at or message.delivered_at,
-        meta=message.meta,
-        outcome=change.outcome,
-    )
-
-
 # -- the run ---------------------------------------------------------------------------------------
 OUTCOME_METRICS = {
     statuses.DELIVERED: "Delivered",
@@ -317,10 +262,9 @@ ALWAYS_EMITTED = ("StatusChanges", "MsgStatusCalls", *OUTCOME_METRICS.values())
 class RunReport:
     """What one run did (returned by the handler, logged, and the basis of its metrics)."""
 
-    due: int = 0  # due messages handled (asked about or re-published)
+    due: int = 0  # due messages handled
     msgstatus_calls: int = 0
-    changes: int = 0  # status changes stored: each owes exactly one event
-    events_published: int = 0  # SMS Status Changed events out (changes and re-published ones)
+    changes: int = 0  # status changes stored: each is one SMS Status Changed event
     unknown_codes: int = 0
     expired: int = 0
     provider_errors: int = 0
@@ -356,7 +300,6 @@ class TrackingService:
         self,
         *,
         store: TrackingStore,
-        publisher: EventPublisher,
         provider: StatusProvider,
         clock: Callable[[], datetime],
         tracking_horizon: timedelta,
@@ -364,12 +307,10 @@ class TrackingService:
         credit_interval: timedelta,
         metrics: Metrics | None = None,
         timer: Callable[[], float] = time.monotonic,
-        publish_lease: timedelta = PUBLISH_LEASE,
     ) -> None:
         if tracking_horizon <= FOUR_HOURS:
             raise ValueError("the tracking horizon must be longer than the provider's 4-hour rule")
         self._store = store
-        self._publisher = publisher
         self._provider = provider
         self._clock = clock
         self._horizon = tracking_horizon
@@ -378,7 +319,6 @@ class TrackingService:
         self._credit_interval = credit_interval
         self._metrics = metrics or NoMetrics()
         self._timer = timer
-        self._lease = publish_lease
 
     def run(self, budget_seconds: float) -> RunReport:
         """One poll run: start no new round after ``budget_seconds``; leave the rest due."""
@@ -416,7 +356,6 @@ class TrackingService:
             due=tally.counts["Due"],
             msgstatus_calls=tally.counts["MsgStatusCalls"],
             changes=tally.counts["StatusChanges"],
-            events_published=tally.counts["EventsPublished"],
             unknown_codes=tally.counts["UnknownStatus"],
             expired=tally.counts["Expired"],
             provider_errors=sum(n for name, n in tally.counts.items() if name.startswith("ProviderError_")),
@@ -436,10 +375,7 @@ class TrackingService:
     # -- one round ----------------------------------------------------------------------------------
     def _round(self, messages: list[Message], tally: _Tally) -> None:
         now = self._clock()
-        pending = [m for m in messages if m.event_pending]
-        if pending:
-            self._republish(pending, now, tally)
-        chunks = list(chunked([m for m in messages if not m.event_pending and m.msgid], MAX_BATCH))
+        chunks = list(chunked([m for m in messages if m.msgid], MAX_BATCH))
         if not chunks:
             return
         workers = min(self._concurrency, len(chunks))
@@ -461,27 +397,35 @@ class TrackingService:
                 extra={"error_class": type(exc).__name__, "error": str(exc), "messages": len(chunk)},
             )
         by_msgid = {answer.msgid: answer for answer in answers or ()}
-        changed: list[tuple[Message, Change, str]] = []
+        writes: list[Callable[[], None]] = []
         for message in chunk:
             seen = by_msgid.get(message.msgid or "")
             change = transition(message, seen, now, self._horizon)
-            if change is None:
-                if answers is None:  # no answer at all: leave it due
-                    tally.add("LeftDue")
-                else:
-                    self._reschedule(message, seen, now, tally)
-                continue
-            token = uuid.uuid4().hex
-            if self._store.apply_change(message, change, token=token, now=now, hold_until=now + self._lease):
+            if change is not None:
+                writes.append(self._change_writer(message, change, now, tally))
+            elif answers is None:  # no answer at all: leave it due
+                tally.add("LeftDue")
+            else:
+                writes.append(partial(self._reschedule, message, seen, now, tally))
+        if writes:  # one conditional write each, a few at a time: a run is bound by these round trips
+            with ThreadPoolExecutor(max_workers=min(WRITE_CONCURRENCY, len(writes))) as pool:
+                list(pool.map(lambda write: write(), writes))
+
+    def _change_writer(
+        self, message: Message, change: Change, now: datetime, tally: _Tally
+    ) -> Callable[[], None]:
+        def write() -> None:
+            next_check = None if change.final else next_check_for(message, change.status, now, self._horizon)
+            if self._store.apply_change(message, change, next_check=next_check, now=now):
                 self._count_change(message, change, now, tally)
-                changed.append((message, change, token))
             else:
                 tally.add("LostRaces")
                 logger.info(
                     "status already changed by another run",
                     extra={"msgid": message.msgid, "status": change.status},
                 )
-        self._publish(changed, now, tally)
+
+        return write
 
     def _reschedule(self, message: Message, seen: MessageStatus | None, now: datetime, tally: _Tally) -> None:
         unknown = seen.code if seen is not None and not seen.info.known else None
@@ -516,35 +460,6 @@ class TrackingService:
             },
         )
 
-    def _republish(self, messages: list[Message], now: datetime, tally: _Tally) -> None:
-        """Events a run stored but did not publish (it died, or PutEvents failed): publish them now."""
-        claimed: list[tuple[Message, Change, str]] = []
-        for message in messages:
-            token = uuid.uuid4().hex
-            if self._store.claim_pending(message, token=token, now=now, hold_until=now + self._lease):
-                claimed.append((message, stored_change(message), token))
-        if claimed:
-            tally.add("Republished", len(claimed))
-            logger.warning(
-                "re-publishing status events a previous run did not publish", extra={"count": len(claimed)}
-            )
-        self._publish(claimed, now, tally)
-
-    def _publish(self, changed: list[tuple[Message, Change, str]], now: datetime, tally: _Tally) -> None:
-        for group in chunked(changed, PUT_EVENTS_BATCH):
-            try:
-                self._publisher.publish([status_event(message, change) for message, change, _ in group])
-            except Exception:
-                tally.add("PublishFailures", len(group))
-                logger.exception("status events stored but not published; a later run publishes them")
-                continue
-            tally.add("EventsPublished", len(group))
-            for message, change, token in group:
-                next_check = (
-                    None if change.final else next_check_for(message, change.status, now, self._horizon)
-                )
-                self._store.settle(message, token=token, next_check=next_check, now=now)
-
     # -- credit and metrics -------------------------------------------------------------------------
     def _check_credit(self, now: datetime, tally: _Tally) -> Decimal | None:
         if not self._store.claim_credit_check(now, self._credit_interval):
@@ -564,7 +479,7 @@ class TrackingService:
         for name in ALWAYS_EMITTED:
             self._metrics.add_metric(name=name, unit="Count", value=counts[name])
         for name, count in sorted(counts.items()):
-            if name not in ALWAYS_EMITTED and name not in ("Due", "EventsPublished", "LeftDue") and count:
+            if name not in ALWAYS_EMITTED and name not in ("Due", "LeftDue") and count:
                 self._metrics.add_metric(name=name, unit="Count", value=count)
         for seconds in tally.delivery_seconds:
             self._metrics.add_metric(name="TimeToDelivery", unit="Seconds", value=seconds)

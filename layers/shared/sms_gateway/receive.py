@@ -1,4 +1,4 @@
-"""Receiving: one SMS pushed by Asanak (an unsigned GET), checked, stored once, published once.
+"""Receiving: one SMS pushed by Asanak (an unsigned GET), checked, stored once (and so published once).
 
 Asanak signs nothing, so the URL is the secret: ``/inbound/<token>``, where the token is compared in
 constant time with ``inbound_token`` from the secret. The token is never logged, stored or published.
@@ -13,19 +13,19 @@ What happens to one push, in order (the first failing check answers; nothing is 
 4. **Parse.** The parameters are read from the raw query string when there is one (the only place
    where ``Msg Body`` vs ``MsgBody``, ``+`` vs ``%20`` and double encoding can be seen), else from the
    already-decoded parameters; :func:`asanak.inbound.parse_inbound` raises ``InboundParseError``.
-5. **Store once.** The push key is derived from the push itself (:func:`push_key`): a retried push has
-   the same key. The item is created with a conditional write and ``published = False``.
-6. **Opt-out / opt-in.** A text that is an opt-out keyword stores the sender on the opt-out list (the
+5. **Opt-out / opt-in.** A text that is an opt-out keyword stores the sender on the opt-out list (the
    send path then rejects sends to it with ``opted_out``); an opt-in keyword reverses it. The latest
    instruction by the SMS's receive time wins, whatever order the pushes arrive in: the opt-in is
    stored as a tombstone with its time (not a delete), so an older opt-out arriving late is ignored.
-7. **Publish** ``SMS Received`` and mark the item published.
+   Both are idempotent.
+6. **Store once.** The push key is derived from the push itself (:func:`push_key`): a retried push has
+   the same key. The item is created with a conditional write; its creation reaches the table's
+   stream, from which the publish function sends ``SMS Received`` (:mod:`sms_gateway.outbox`).
 
-A push whose key is already stored and published does nothing more. One stored but not published (an
-earlier attempt died between steps 5 and 7) is finished: steps 6 and 7 run again (both are
-idempotent). Publishing is therefore at least once, like EventBridge itself: consumers deduplicate
-on ``inbound_id``. Nothing links a reply to a message we sent (the push carries no msgid), so the
-event does not invent such a link.
+A push whose key is already stored does nothing more. If an attempt died before step 6, Asanak's retry
+(it got no 200) runs both steps again. Events are at least once, like EventBridge itself: consumers
+deduplicate on ``event_id`` (or ``inbound_id``). Nothing links a reply to a message we sent (the push
+carries no msgid), so the event does not invent such a link.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from asanak.inbound import InboundSms, parse_inbound, parse_query
 from asanak.numbers import to_ascii_digits
 
 from sms_gateway import events
-from sms_gateway.events import Event, EventPublisher
+from sms_gateway.events import Event
 from sms_gateway.metrics import Metrics, NoMetrics
 
 logger = logging.getLogger("sms_gateway.receive")
@@ -106,7 +106,7 @@ class InboundRecord:
     provider_time: str
     created_at: datetime
     expires_at: datetime
-    published: bool = False
+    keyword: str | None = None
 
 
 class InboundStore:
@@ -114,12 +114,6 @@ class InboundStore:
 
     def create(self, record: InboundRecord) -> bool:
         """Store ``record`` unless its key exists; True when it was created by this call."""
-        raise NotImplementedError
-
-    def find(self, inbound_id: str) -> InboundRecord | None:
-        raise NotImplementedError
-
-    def mark_published(self, inbound_id: str) -> None:
         raise NotImplementedError
 
     def opt_out(self, number: str, keyword: str, at: datetime) -> None:
@@ -220,7 +214,6 @@ class InboundService:
         self,
         *,
         store: InboundStore,
-        publisher: EventPublisher,
         clock: Callable[[], datetime],
         retention: timedelta,
         opt_out_keywords: Iterable[str],
@@ -230,7 +223,6 @@ class InboundService:
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
-        self._publisher = publisher
         self._clock = clock
         self._retention = retention
         self._opt_out = normalize_keywords(opt_out_keywords)
@@ -240,7 +232,7 @@ class InboundService:
         self._metrics = metrics or NoMetrics()
 
     def handle(self, request: InboundRequest) -> Receipt:
-        """Check, parse, store and publish one push (see the module's docstring for the order)."""
+        """Check, parse and store one push (see the module's docstring for the order)."""
         check_size(request.raw_query, request.body, body_is_base64=request.body_is_base64)
         if not source_allowed(request.source_ip, self._allowed_sources):
             self._refuse("source not allowed", request)
@@ -254,7 +246,7 @@ class InboundService:
         raise Forbidden(why)
 
     def receive(self, sms: InboundSms) -> Receipt:
-        """Store ``sms`` once, apply its keyword, publish it once."""
+        """Apply the keyword of ``sms`` and store it once."""
         now = self._clock()
         inbound_id = push_key(sms)
         keyword = keyword_of(sms.text, self._opt_out, self._opt_in)
@@ -267,19 +259,17 @@ class InboundService:
             provider_time=sms.received_raw,
             created_at=now,
             expires_at=now + self._retention,
+            keyword=keyword,
         )
         log = {"inbound_id": inbound_id, "from": sms.sender, "to": sms.recipient, "keyword": keyword}
-        if not self._store.create(record):
-            stored = self._store.find(inbound_id)
-            if stored is None or stored.published:  # None: expired between the two calls
-                logger.info("duplicate push: already stored and published", extra=log)
-                self._metrics.add_metric(name="DuplicatePushes", unit="Count", value=1)
-                return Receipt(inbound_id, duplicate=True, keyword=keyword)
-            logger.warning("push stored earlier but not published: finishing it", extra=log)
-
+        # The keyword first (idempotent, ordered by receive time), then the item: its creation is the
+        # one write that publishes ``SMS Received`` (through the table's stream), so once it exists
+        # everything this push asked for is done.
         self._apply_keyword(sms, keyword)
-        self._publisher.publish([self._event(sms, inbound_id, keyword)])
-        self._store.mark_published(inbound_id)
+        if not self._store.create(record):
+            logger.info("duplicate push: already stored", extra=log)
+            self._metrics.add_metric(name="DuplicatePushes", unit="Count", value=1)
+            return Receipt(inbound_id, duplicate=True, keyword=keyword)
         logger.info("sms received", extra=log)
         self._metrics.add_metric(name="Received", unit="Count", value=1)
         return Receipt(inbound_id, duplicate=False, keyword=keyword)
@@ -294,15 +284,15 @@ class InboundService:
             )
             self._metrics.add_metric(name="OptIns", unit="Count", value=1)
 
-    @staticmethod
-    def _event(sms: InboundSms, inbound_id: str, keyword: Keyword | None) -> Event:
-        event = events.sms_received(
-            sender=sms.sender,
-            recipient=sms.recipient,
-            text=sms.text,
-            received_at=sms.received_at,
-            provider_time=sms.received_raw,
-            inbound_id=inbound_id,
-            keyword=keyword,
-        )
-        return event
+
+def received_event(record: InboundRecord) -> Event:
+    """``SMS Received`` for a stored inbound SMS (published from the item's creation)."""
+    return events.sms_received(
+        sender=record.sender,
+        recipient=record.recipient,
+        text=record.text,
+        received_at=record.received_at,
+        provider_time=record.provider_time,
+        inbound_id=record.inbound_id,
+        keyword=record.keyword,
+    )

@@ -37,17 +37,20 @@ the provider may have been called, so the recipient is settled ``outcome_unknown
 
 Around the state machine:
 
-* **Requests.** A request id (the ``id`` field, else the SQS message id) is claimed with its content
-  fingerprint; another SQS message with the same id and content is the same request (only recipients
-  never stored are sent), with other content it is rejected ``duplicate_id``. Copies of one request in
-  one batch are sent once and share the original's fate.
+* **Requests.** A request id (the ``id`` field, else the SQS message id) names a partition of
+  recipient items, each carrying the request's content fingerprint. Another SQS message with the same
+  id and content is the same request (only recipients never stored are sent); with other content it
+  is rejected ``duplicate_id``. Copies of one request in one batch are sent once and share the
+  original's fate.
 * **Refusals per destination.** A refusal that proves nothing was sent and names destinations settles
   only those ``rejected``; the rest is sent again at once. One that names none is narrowed down by
   splitting the call in halves until the refused destinations are isolated.
 * **Time budget.** No provider call starts unless the invocation's remaining time covers its timeouts
   and the writes after it; what is left is released and its records retried.
-* **Publishing.** Each call's outcomes are published as soon as they are stored and marked published,
-  concurrently with the other calls; a redelivery publishes only what was stored and not published.
+* **Events.** Nothing here calls EventBridge: the transitions above *are* the events (a transactional
+  outbox). The table's stream hands each stored change to the publish function, which turns it into
+  its event (:mod:`sms_gateway.outbox`); rejections of whole requests or numbers are stored as a
+  rejection item for the same reason.
 * **Poison.** Whatever a body makes the parser raise, the request is rejected once and never retried;
   only infrastructure errors (store, bus, secret) make a record retry.
 * **Requests without ``id``.** Before anything is sent, the request id (the SQS message id) is parked
@@ -72,20 +75,19 @@ from datetime import datetime, timedelta
 
 from asanak.client import MAX_BATCH
 
-from sms_gateway import events
-from sms_gateway.events import Event, EventPublisher, Reason
+from sms_gateway.events import Reason
 from sms_gateway.metrics import Metrics, NoMetrics
 from sms_gateway.provider import SmsProvider
 from sms_gateway.provider_failures import FailureKind, ProviderFailure, classify
 from sms_gateway.requests import PoisonRequest, SmsRequest, parse_request
-from sms_gateway.store import Blocked, Lease, Message, MessageStore, State
+from sms_gateway.store import Blocked, Lease, Message, MessageStore, Rejection, Rejections, State
 from sms_gateway.tracking import first_check_at
 
 logger = logging.getLogger("sms_gateway.send")
 
 LONGEST_INVOCATION = timedelta(minutes=15)  # Lambda's hard limit: the deadline when none is given
 LEASE_GRACE = timedelta(seconds=30)  # a lease outlives its holder's deadline by this much
-WRITES_AFTER_CALL = timedelta(seconds=3)  # time kept for storing and publishing a call's outcome
+WRITES_AFTER_CALL = timedelta(seconds=3)  # time kept for storing a call's outcome
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,8 @@ class _Plan:
     envelopes: list[Envelope]
     body_key: str | None  # the body's hash, for id-less requests (see parking)
     to_send: list[Message] = field(default_factory=list)
-    failure: BaseException | None = None
+    failure: BaseException | None = None  # nothing of this request is sent in this attempt
+    retry: BaseException | None = None  # what it can send is sent, but the record comes back
 
 
 @dataclass(frozen=True)
@@ -161,25 +164,6 @@ class _Tally:
             metrics.add_metric(name="ProviderLatency", unit="Milliseconds", value=round(latency, 1))
 
 
-def outcome_event(message: Message) -> Event:
-    if message.state in (State.ACCEPTED, State.FINAL) and message.msgid is not None:
-        return events.sms_accepted(
-            request_id=message.request_id,
-            msgid=message.msgid,
-            to=message.to,
-            sender=message.sender,
-            parts=message.parts,
-            meta=message.meta,
-        )
-    return events.sms_rejected(
-        request_id=message.request_id,
-        to=message.to,
-        reason=message.reason or Reason.OUTCOME_UNKNOWN,
-        message=message.reason_message or "",
-        meta=message.meta,
-    )
-
-
 def body_key(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
@@ -205,7 +189,6 @@ class SendService:
         self,
         *,
         store: MessageStore,
-        publisher: EventPublisher,
         provider: SmsProvider,
         default_sender: str,
         retention: timedelta,
@@ -217,7 +200,6 @@ class SendService:
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._publisher = publisher
         self._provider = provider
         self._default_sender = default_sender
         self._retention = retention
@@ -258,7 +240,7 @@ class SendService:
             except PoisonRequest as poison:
                 try:
                     self._reject_poison(envelope, poison, tally)
-                except Exception as exc:  # publishing failed: retry the record, it is rejected again
+                except Exception as exc:  # not stored: retry the record, it is rejected again
                     outcome.failures[envelope.message_id] = exc
                 continue
             key = (request.request_id, request.fingerprint)
@@ -285,9 +267,10 @@ class SendService:
 
     def _finish(self, plans: Sequence[_Plan], outcome: BatchOutcome) -> None:
         for plan in plans:
-            if plan.failure is not None:
+            failure = plan.failure or plan.retry
+            if failure is not None:
                 for envelope in plan.envelopes:
-                    outcome.failures[envelope.message_id] = plan.failure
+                    outcome.failures[envelope.message_id] = failure
 
     # -- id-less requests --------------------------------------------------------------------------
     def _park_or_adopt(self, plan: _Plan) -> None:
@@ -319,43 +302,38 @@ class SendService:
                 "detail": poison.message,
             },
         )
-        self._reject(poison.request_id, poison.reason, poison.message, poison.meta, tally)
+        self._reject(envelope, poison.request_id, poison.reason, poison.message, poison.meta, tally)
 
-    def _reject(self, request_id: str, reason: str, message: str, meta: object, tally: _Tally) -> None:
-        event = events.sms_rejected(
-            request_id=request_id,
-            to=None,
-            reason=reason,
-            message=message,
-            meta=meta if isinstance(meta, dict) else None,
+    def _reject(
+        self, envelope: Envelope, request_id: str, reason: str, message: str, meta: object, tally: _Tally
+    ) -> None:
+        """A whole SQS message rejected (poison, a reused id): one rejection item, keyed by the message."""
+        self._store.reject(
+            Rejections(
+                key=f"MSG#{envelope.message_id}",
+                request_id=request_id,
+                meta=meta if isinstance(meta, dict) else None,
+                entries=(Rejection(None, reason, message),),
+            ),
+            expires_at=self._clock() + self._retention,
         )
-        self._publisher.publish([event])
         tally.add("Rejected")
         tally.add(f"Rejected_{reason}")
 
     def _reject_numbers(self, request: SmsRequest, opted_out: set[str], tally: _Tally) -> None:
-        rejections = [
-            events.sms_rejected(
-                request_id=request.request_id,
-                to=item.value,
-                reason=Reason.INVALID_NUMBER,
-                message=item.message,
-                meta=request.meta,
-            )
-            for item in request.invalid
-        ]
-        rejections += [
-            events.sms_rejected(
-                request_id=request.request_id,
-                to=number,
-                reason=Reason.OPTED_OUT,
-                message="the recipient opted out of messages from this sender",
-                meta=request.meta,
-            )
+        """Invalid and opted-out numbers of a request: one rejection item per request, written once."""
+        entries = [Rejection(item.value, Reason.INVALID_NUMBER, item.message) for item in request.invalid]
+        entries += [
+            Rejection(number, Reason.OPTED_OUT, "the recipient opted out of messages from this sender")
             for number in sorted(opted_out)
         ]
-        if rejections:
-            self._publisher.publish(rejections)
+        if not entries:
+            return
+        created = self._store.reject(
+            Rejections(f"REQ#{request.request_id}", request.request_id, request.meta, tuple(entries)),
+            expires_at=self._clock() + self._retention,
+        )
+        if created:
             for reason, count in (
                 (Reason.INVALID_NUMBER, len(request.invalid)),
                 (Reason.OPTED_OUT, len(opted_out)),
@@ -388,18 +366,14 @@ class SendService:
             self._reject_numbers(request, set(), tally)
             return
         now = self._clock()
-        claim = self._store.claim_request(
-            request_id=request.request_id,
-            owner=plan.envelopes[0].message_id,
-            fingerprint=request.fingerprint,
-            now=now,
-            expires_at=now + self._retention,
-        )
-        log = {"request_id": request.request_id, "sqs_message_id": plan.envelopes[0].message_id}
-        if claim.conflict:
+        envelope = plan.envelopes[0]
+        log = {"request_id": request.request_id, "sqs_message_id": envelope.message_id}
+        existing = self._store.messages_of(request.request_id)
+        if any(m.fingerprint not in (None, request.fingerprint) for m in existing.values()):
             logger.warning("request id reused for different content: rejected", extra=log)
             tally.add("DuplicateRequests")
             self._reject(
+                envelope,
                 request.request_id,
                 Reason.DUPLICATE_ID,
                 "this id was already used for a different request; nothing was sent",
@@ -407,47 +381,41 @@ class SendService:
                 tally,
             )
             return
-        if claim.duplicate:
+        if any(m.owner != envelope.message_id for m in existing.values()):
             # Another SQS message carried this request: a producer's retry, or a redrive from the DLQ
             # under a new message id. Recipients already stored are never sent again.
             tally.add("DuplicateRequests")
             logger.info("repeated request: only recipients not yet stored are sent", extra=log)
-
-        existing = {} if claim.first_attempt else self._store.messages_of(request.request_id)
-        self._settle_stored(list(existing.values()), now, tally)
+        held = self._settle_stored(list(existing.values()), now, tally)
+        if held:  # a concurrent delivery is sending those: the others go now, the record comes back
+            plan.retry = LeaseHeld(f"{held} recipients are being sent by another attempt")
         pending = [number for number in request.recipients if number not in existing]
         opted_out = self._store.opted_out(pending) if pending else set()
-        if not claim.rejections_published and (request.invalid or opted_out):
-            self._reject_numbers(request, opted_out, tally)
-            self._store.mark_rejections_published(request.request_id)
+        self._reject_numbers(request, opted_out, tally)
         plan.to_send = [
             Message(
                 request_id=request.request_id,
                 to=number,
                 sender=request.sender,
-                owner=plan.envelopes[0].message_id,
+                owner=envelope.message_id,
                 state=State.SENDING,
                 parts=request.parts,
                 meta=request.meta,
                 created_at=now,
                 expires_at=now + self._retention,
+                fingerprint=request.fingerprint,
             )
             for number in pending
             if number not in opted_out
         ]
 
-    def _settle_stored(self, stored: list[Message], now: datetime, tally: _Tally) -> None:
-        """What earlier attempts left: publish settled outcomes not yet published, take over expired
-        leases (``outcome_unknown``), and leave live leases to their holder (the record is retried)."""
+    def _settle_stored(self, stored: list[Message], now: datetime, tally: _Tally) -> int:
+        """What earlier attempts left: take over expired leases (``outcome_unknown``) and leave live
+        leases to their holder. Settled recipients need nothing more. Returns how many are held."""
         live = [m for m in stored if m.state == State.SENDING and not _expired(m, now)]
         expired = [m for m in stored if m.state == State.SENDING and _expired(m, now)]
-        unpublished = [m for m in stored if m.state != State.SENDING and not m.published]
         taken = self._take_over(expired, now, tally)
-        self._publish(unpublished + taken)
-        if live or len(taken) < len(expired):
-            raise LeaseHeld(
-                f"{len(live) + len(expired) - len(taken)} recipients are being sent by another attempt"
-            )
+        return len(live) + len(expired) - len(taken)
 
     def _take_over(self, expired: list[Message], now: datetime, tally: _Tally) -> list[Message]:
         if not expired:
@@ -488,11 +456,6 @@ class SendService:
             for plan in plans.values():
                 plan.failure = plan.failure or failure
 
-    def _publish(self, messages: list[Message]) -> None:
-        if messages:
-            self._publisher.publish([outcome_event(message) for message in messages])
-            self._store.mark_published(messages)
-
     def _has_time(self, attempt: _Attempt) -> bool:
         return attempt.ends_at - self._timer() >= self._call_budget.total_seconds()
 
@@ -502,8 +465,8 @@ def _expired(message: Message, now: datetime) -> bool:
 
 
 class _Call:
-    """One group of recipients sharing a sender and a text: leased, sent (split on unnamed refusals),
-    settled and published. Returns the failure that must make its records retry, if any."""
+    """One group of recipients sharing a sender and a text: leased, sent (split on unnamed refusals)
+    and settled. Returns the failure that must make its records retry, if any."""
 
     def __init__(
         self, service: SendService, call: list[tuple[_Plan, Message]], attempt: _Attempt, tally: _Tally
@@ -544,9 +507,12 @@ class _Call:
         now = self._service._clock()
         stored = [m for m in blocked.values() if m is not None]
         try:
-            self._service._settle_stored(stored, now, self._tally)
-        except Exception as exc:  # LeaseHeld, or an outage: those records retry later
+            held = self._service._settle_stored(stored, now, self._tally)
+        except Exception as exc:  # an outage: those records retry later
             self._fail(exc)
+            return
+        if held:
+            self._fail(LeaseHeld(f"{held} recipients are being sent by another attempt"))
 
     def _send(self, messages: list[Message]) -> None:
         """Call Asanak for ``messages`` (all leased by us); settle or release every one of them."""
@@ -629,14 +595,8 @@ class _Call:
             )
             self._fail(exc)
             return
-        if blocked:  # only possible if our lease was taken over: its taker published the outcome
+        if blocked:  # only possible if our lease was taken over: its taker settled it unknown
             logger.error("lease lost before the outcome was stored", extra={"recipients": sorted(blocked)})
-        done = [m for m in messages if m.to not in blocked]
-        try:
-            self._service._publish(done)
-        except Exception as exc:  # stored, not published: a redelivery publishes them (never re-sends)
-            logger.exception("outcome stored but not yet published; the retry publishes it")
-            self._fail(exc)
 
     def _release(self, messages: list[Message], error: BaseException) -> None:
         self._fail(error)

@@ -40,7 +40,6 @@ class Message:
     final: bool = False
     reason: str | None = None
     reason_message: str | None = None
-    published: bool = False
     accepted_at: datetime | None = None
     sent_at: datetime | None = None
     sent_at_raw: str | None = None
@@ -50,23 +49,29 @@ class Message:
     checks: int = 0
     unknown_code: int | None = None
     previous_status: int | None = None
-    event_pending: str | None = None  # token of a status change stored but not yet published
     lease_token: str | None = None  # the attempt holding a ``sending`` recipient
     lease_until: datetime | None = None  # when that hold expires
+    fingerprint: str | None = None  # the request's content fingerprint (tells a reused id apart)
     next_check: datetime | None = None
     expires_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Claim:
-    """Result of claiming a request id for one SQS message."""
+class Rejection:
+    to: str | None  # the number as given (None: the whole request)
+    reason: str
+    message: str
 
-    first_attempt: bool  # nothing was stored for this request before (no recipient can exist yet)
-    duplicate: bool  # another SQS message claimed this request id first (a producer's retry, a redrive)
-    rejections_published: bool
-    fingerprint: str | None = None  # the stored content fingerprint
-    conflict: bool = False  # the id is already used for different content
+
+@dataclass(frozen=True)
+class Rejections:
+    """Rejections stored as one item, published as one ``SMS Rejected`` each (see the outbox)."""
+
+    key: str  # ``REQ#<request id>`` (its invalid and opted-out numbers) or ``MSG#<sqs message id>``
+    request_id: str
+    meta: Mapping[str, Any] | None
+    entries: tuple[Rejection, ...]
 
 
 @dataclass(frozen=True)
@@ -99,13 +104,8 @@ class MessageStore(ABC):
     conditional write per recipient; see the state machine in :mod:`sms_gateway.send`."""
 
     @abstractmethod
-    def claim_request(
-        self, *, request_id: str, owner: str, fingerprint: str, now: datetime, expires_at: datetime
-    ) -> Claim: ...
-
-    @abstractmethod
     def messages_of(self, request_id: str) -> dict[str, Message]:
-        """Every recipient stored for the request (``published`` filled in), by number."""
+        """Every recipient stored for the request, by number (a strongly consistent read)."""
 
     @abstractmethod
     def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
@@ -124,10 +124,8 @@ class MessageStore(ABC):
         """``sending`` under an expired lease (the message's own ``lease_token``) → its state (unknown)."""
 
     @abstractmethod
-    def mark_published(self, messages: Sequence[Message]) -> None: ...
-
-    @abstractmethod
-    def mark_rejections_published(self, request_id: str) -> None: ...
+    def reject(self, rejections: Rejections, expires_at: datetime) -> bool:
+        """Store ``rejections`` unless an item with its key exists; True when this call created it."""
 
     @abstractmethod
     def opted_out(self, numbers: Iterable[str]) -> set[str]: ...

@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
+from asanak import statuses
+
 TRACK_SHARDS = 4  # hash spread of the in-flight index's key; a poll run queries each shard
 FIRST_CHECK_AFTER = timedelta(seconds=20)
 CADENCE: tuple[tuple[timedelta, timedelta], ...] = (
@@ -44,3 +46,16 @@ def shard_for(msgid: str) -> str:
     """A stable shard of the in-flight index for a msgid (spreads the index's hash key)."""
     digest = hashlib.blake2b(msgid.encode(), digest_size=2).digest()
     return str(int.from_bytes(digest, "big") % TRACK_SHARDS)
+
+
+EXPIRED_STATUS = -100
+"""Our status for a message closed without a final provider status after the tracking horizon."""
+EXPIRED_NAME = "Expired"
+EXPIRED_OUTCOME = "expired"
+
+
+def outcome_of(status: int, final: bool) -> str:
+    """The ``outcome`` of a status change event: pending until final, then what the status means."""
+    if status == EXPIRED_STATUS:
+        return EXPIRED_OUTCOME
+    return statuses.status_info(status).outcome if final else statuses.PENDING

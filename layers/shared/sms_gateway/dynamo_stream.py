@@ -1,0 +1,39 @@
+"""DynamoDB Streams adapter: a stream record's images as the domain's items (see :mod:`sms_gateway.outbox`).
+
+Only item types that publish events are read (recipients, rejections, inbound SMS); every other item
+(opt-outs, parked requests, the credit check) is ``None``, a change the outbox ignores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sms_gateway.dynamo import to_message, to_rejections
+from sms_gateway.dynamo_inbound import to_record
+from sms_gateway.models import INBOUND_SK, REJECTED_SK, InboundItem, MessageItem, RejectionItem
+from sms_gateway.outbox import Image
+from sms_gateway.publish import Change
+
+
+def image_of(raw: dict[str, Any] | None) -> Image:
+    """The domain object an item image (DynamoDB JSON) stands for, or None."""
+    if not raw or "sk" not in raw:
+        return None
+    sk = raw["sk"].get("S", "")
+    if sk.startswith("TO#"):
+        return to_message(MessageItem.from_raw_data(raw))
+    if sk == REJECTED_SK:
+        return to_rejections(RejectionItem.from_raw_data(raw))
+    if sk == INBOUND_SK:
+        return to_record(InboundItem.from_raw_data(raw))
+    return None
+
+
+def change_of(record: dict[str, Any]) -> Change:
+    """A DynamoDB stream record (as Lambda delivers it) as a :class:`~sms_gateway.publish.Change`."""
+    stream = record["dynamodb"]
+    return Change(
+        id=str(stream["SequenceNumber"]),
+        old=image_of(stream.get("OldImage")),
+        new=image_of(stream.get("NewImage")),
+    )

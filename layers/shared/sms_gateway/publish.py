@@ -1,0 +1,73 @@
+"""Publishing: the table's stream in, one event per stored state change out (the outbox's relay).
+
+A batch of stream records is turned into events by :func:`sms_gateway.outbox.events_for`; they go to
+EventBridge together (batches of ten, a few at once; refused entries are retried). A record any of
+whose events did not go out is reported failed: Lambda retries from it (in order per item), splits the
+batch to isolate it, and after ``MaximumRecordAgeInSeconds`` hands it to the on-failure queue. Nothing
+is dropped; events are at least once and carry a stable ``event_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sms_gateway.events import Event, EventPublisher, PublishError
+from sms_gateway.metrics import Metrics, NoMetrics
+from sms_gateway.outbox import Image, events_for
+
+logger = logging.getLogger("sms_gateway.publish")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One stored change: an id for it (the stream's sequence number) and the item before and after."""
+
+    id: str
+    old: Image
+    new: Image
+
+
+@dataclass
+class PublishOutcome:
+    failed: dict[str, BaseException] = field(default_factory=dict)  # change id → why
+    published: int = 0
+
+    def check(self, change_id: str) -> None:
+        failure = self.failed.get(change_id)
+        if failure is not None:
+            raise PublishError(f"change {change_id} not published: {failure}") from failure
+
+
+class PublishService:
+    def __init__(self, publisher: EventPublisher, metrics: Metrics | None = None) -> None:
+        self._publisher = publisher
+        self._metrics = metrics or NoMetrics()
+
+    def publish(self, changes: Sequence[Change]) -> PublishOutcome:
+        outcome = PublishOutcome()
+        owners: list[str] = []
+        pending: list[Event] = []
+        for change in changes:
+            try:
+                found = events_for(change.old, change.new)
+            except Exception as exc:  # an item we cannot read: keep it visible, never drop it
+                logger.exception(
+                    "stored change could not be turned into an event", extra={"change": change.id}
+                )
+                outcome.failed[change.id] = exc
+                continue
+            pending += found
+            owners += [change.id] * len(found)
+        try:
+            self._publisher.publish(pending)
+        except PublishError as exc:
+            for position in exc.failed:
+                outcome.failed.setdefault(owners[position], exc)
+            logger.error("events not published; their changes are retried", extra={"failed": len(exc.failed)})
+        outcome.published = len(pending) - sum(1 for owner in owners if owner in outcome.failed)
+        self._metrics.add_metric(name="EventsPublished", unit="Count", value=outcome.published)
+        if outcome.failed:
+            self._metrics.add_metric(name="PublishFailures", unit="Count", value=len(outcome.failed))
+        return outcome

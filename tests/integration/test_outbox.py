@@ -1,0 +1,139 @@
+"""The outbox: a crash between a state write and its publication loses no event, for every event type.
+
+Each function writes its state once; the table's stream hands the change to the publish function.
+Here the publish function dies (an exception: Lambda retries the batch, bisecting it) or the bus
+refuses every entry, for a while, after each kind of write; when it recovers, every event is out,
+once, with the ``event_id`` of its change.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from asanak_sandbox import Fault
+
+from tests.harness import LambdaContext, sqs_event
+from tests.integration.test_receive_function import PUSH, event_for, ok, query_of
+
+
+@pytest.fixture(params=["publish function crashes", "bus refuses every entry"])
+def outage(request, monkeypatch):
+    """An outage of publishing that lasts until ``outage["on"]`` is set False."""
+    from sms_gateway.events import EventBridgePublisher, PublishError
+    from sms_gateway.publish import PublishService
+
+    state = {"on": True}
+    if request.param == "publish function crashes":
+        real = PublishService.publish
+
+        def crash(self, changes):
+            if state["on"]:
+                raise RuntimeError("simulated: the publish function died")
+            return real(self, changes)
+
+        monkeypatch.setattr(PublishService, "publish", crash)
+    else:
+        real_put = EventBridgePublisher.publish
+
+        def refuse(self, events):
+            if state["on"]:
+                raise PublishError("simulated: every entry refused", failed=range(len(events)))
+            return real_put(self, events)
+
+        monkeypatch.setattr(EventBridgePublisher, "publish", refuse)
+    return state
+
+
+def run(handler_module: str, event, context=None):
+    import importlib
+
+    return importlib.import_module(f"functions.{handler_module}.app").lambda_handler(
+        event, context or LambdaContext()
+    )
+
+
+def test_given_publishing_down_after_every_kind_of_write_then_each_event_goes_out_once_it_is_back(
+    stack, asanak, outage, monkeypatch
+):
+    from sms_gateway import factories
+
+    monkeypatch.setattr(factories, "utc_now", asanak.clock.now)  # send and poll on the sandbox's clock
+    asanak.inject(Fault("accept_then_500", method="sendsms"))  # queued, then a 500: outcome unknown
+    first = run("send", sqs_event({"to": "09131112222", "text": "first call", "id": "unknown-1"}))
+    asanak.refuse_destinations(["989351234567"], named=True)
+    second = run(
+        "send",
+        sqs_event(
+            {"to": ["09121234567", "09351234567", "12345"], "text": "second", "id": "mixed-1"},
+            "not json",
+            message_ids=["m2", "poison-1"],
+        ),
+    )
+    assert first == second == {"batchItemFailures": []}
+    ok(run("receive", event_for(stack.inbound_token, query_of(PUSH))))
+    asanak.clock.advance(25)
+    run("poll", {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+
+    assert stack.events() == []  # all stored, nothing out yet: the stream's batches wait
+    outage["on"] = False
+    events = stack.events()
+
+    kinds = Counter(
+        (e["detail-type"], e["detail"].get("to"), e["detail"].get("reason") or e["detail"].get("status"))
+        for e in events
+    )
+    assert kinds[("SMS Accepted", "989121234567", None)] == 1
+    assert kinds[("SMS Rejected", "989351234567", "provider_rejected")] == 1
+    assert kinds[("SMS Rejected", "12345", "invalid_number")] == 1
+    assert kinds[("SMS Rejected", "989131112222", "outcome_unknown")] == 1
+    assert kinds[("SMS Rejected", None, "invalid_json")] == 1
+    assert sum(1 for e in events if e["detail-type"] == "SMS Received") == 1
+    assert sum(1 for e in events if e["detail-type"] == "SMS Status Changed") >= 1
+    ids = [e["detail"]["event_id"] for e in events]
+    assert len(ids) == len(set(ids))  # every change once
+    assert stack.publish_failures == []  # nothing given up on
+
+
+def test_given_the_stream_gave_up_on_a_batch_then_republish_since_publishes_its_events_with_their_ids(
+    stack, asanak, monkeypatch
+):
+    # Publishing failed for longer than the mapping retries (the records went to the failure queue);
+    # `smsctl republish --since` fills the gap from the table with the ids the stream would have used.
+    from datetime import UTC, datetime, timedelta
+
+    from sms_gateway.events import EventBridgePublisher, PublishError
+
+    from smsctl.producer import Target
+    from smsctl.republish import republish
+
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    assert run("send", sqs_event({"to": ["09121234567", "12345"], "text": "gap", "id": "gap-1"})) == {
+        "batchItemFailures": []
+    }
+    ok(run("receive", event_for(stack.inbound_token, query_of(PUSH))))
+    with monkeypatch.context() as down:
+        down.setattr(
+            EventBridgePublisher,
+            "publish",
+            lambda self, events: (_ for _ in ()).throw(PublishError("down", failed=range(len(events)))),
+        )
+        for _ in range(12):  # every retry of the mapping fails
+            stack.stream.pump()
+    assert stack.publish_failures  # given up on: the failure queue got the batch's description
+    assert stack.events() == []
+
+    target = Target(
+        "unused",
+        stack.table_name,
+        stack.bus_name,
+        stack.endpoint,
+        stack.stack.region,
+        (stack.admin["aws_access_key_id"], stack.admin["aws_secret_access_key"]),
+    )
+    counts = republish(target, since)
+
+    assert counts == {"SMS Accepted": 1, "SMS Rejected": 1, "SMS Received": 1}
+    events = stack.events()
+    assert sorted(e["detail-type"] for e in events) == ["SMS Accepted", "SMS Received", "SMS Rejected"]
+    assert republish(target, datetime.now(UTC) + timedelta(minutes=1)) == {}  # nothing changed since
