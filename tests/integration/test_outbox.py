@@ -137,3 +137,24 @@ def test_given_the_stream_gave_up_on_a_batch_then_republish_since_publishes_its_
     events = stack.events()
     assert sorted(e["detail-type"] for e in events) == ["SMS Accepted", "SMS Received", "SMS Rejected"]
     assert republish(target, datetime.now(UTC) + timedelta(minutes=1)) == {}  # nothing changed since
+
+
+def test_given_the_sample_stream_event_when_published_then_its_sms_accepted_is_on_the_bus(stack):
+    # events/publish-accepted.json is what `sam local invoke PublishFunction` is given: a recipient
+    # leaving `sending` for `accepted`, as DynamoDB Streams shows it.
+    import json
+    from pathlib import Path
+
+    sample = json.loads(
+        (Path(__file__).resolve().parents[2] / "events" / "publish-accepted.json").read_text(encoding="utf-8")
+    )
+
+    response = run("publish", sample)
+    response_again = run("publish", sample)  # the stream delivers at least once
+
+    assert response == response_again == {"batchItemFailures": []}
+    accepted = stack.details("SMS Accepted")
+    assert len(accepted) == 2 and accepted[0] == accepted[1]  # the same event, the same event_id
+    detail = accepted[0]
+    assert (detail["request_id"], detail["to"], detail["msgid"]) == ("otp-42", "989121234567", "2456544")
+    assert detail["meta"] == {"user_id": 42}
