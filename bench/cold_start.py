@@ -38,7 +38,12 @@ from bench.world import REGION, SCHEDULED_EVENT, World, number, sqs_event
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "lambda_child.py"
 LAYER = ROOT / "layers" / "shared"
-FUNCTIONS = {"send": "SendFunction", "poll": "PollFunction", "receive": "ReceiveFunction"}
+FUNCTIONS = {
+    "send": "SendFunction",
+    "poll": "PollFunction",
+    "receive": "ReceiveFunction",
+    "publish": "PublishFunction",
+}
 IMPORT_TARGET = 1.5
 MEMORY_LIMIT_MB = 128
 TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
@@ -208,6 +213,9 @@ def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]
             ),
             "poll": lambda: poll_event(world),
             "receive": lambda: receive_event(world),
+            "publish": lambda: json.loads(
+                (ROOT / "events" / "publish-accepted.json").read_text(encoding="utf-8")
+            ),
         }
         first: list[str] = []
         for function, event in events.items():

@@ -25,15 +25,19 @@ to re-publish from the table when the stream's 24 hours have passed (``smsctl re
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Union
+
 from asanak import statuses
 
 from sms_gateway import events
 from sms_gateway.events import Event, Reason
-from sms_gateway.receive import InboundRecord, received_event
 from sms_gateway.store import Message, Rejections, State
 from sms_gateway.tracking import outcome_of
 
-Image = Message | Rejections | InboundRecord | None
+if TYPE_CHECKING:  # the publish function's cold start does without the receive module's parsers
+    from sms_gateway.receive import InboundRecord
+
+Image = Union[Message, Rejections, "InboundRecord", None]
 
 SETTLED_WITHOUT_MSGID = (State.REJECTED, State.UNKNOWN)
 
@@ -46,6 +50,8 @@ def events_for(old: Image, new: Image) -> list[Event]:
         return []
     if isinstance(new, Rejections):
         return rejection_events(new)
+    from sms_gateway.receive import received_event
+
     return [received_event(new)]
 
 
