@@ -52,7 +52,7 @@ Around the state machine:
   its event (:mod:`sms_gateway.outbox`); rejections of whole requests or numbers are stored as a
   rejection item for the same reason.
 * **Poison.** Whatever a body makes the parser raise, the request is rejected once and never retried;
-  only infrastructure errors (store, bus, secret) make a record retry.
+  only infrastructure errors (the table, the secret) make a record retry.
 * **Requests without ``id``.** Before anything is sent, the request id (the SQS message id) is parked
   under the body's hash for the retention; a copy redriven from the DLQ (same body, new message id)
   finds it and continues that request, so recipients already accepted are not sent again. Without an
@@ -352,7 +352,7 @@ class SendService:
     def _prepare_safely(self, plan: _Plan, attempt: _Attempt, tally: _Tally) -> None:
         try:
             self._prepare(plan, attempt, tally)
-        except Exception as exc:  # infrastructure (store, bus): the record is retried
+        except Exception as exc:  # infrastructure (the table): the record is retried
             logger.exception(
                 "request could not be prepared", extra={"sqs_message_id": plan.envelopes[0].message_id}
             )
@@ -449,7 +449,7 @@ class SendService:
         plans = {id(plan): plan for plan, _ in call}
         try:
             failure = _Call(self, call, attempt, tally).run()
-        except Exception as exc:  # a store or bus outage: the records are retried
+        except Exception as exc:  # a table outage: the records are retried
             logger.exception("send call failed", extra={"recipients": len(call)})
             failure = exc
         if failure is not None:
