@@ -158,3 +158,24 @@ def test_given_the_sample_stream_event_when_published_then_its_sms_accepted_is_o
     detail = accepted[0]
     assert (detail["request_id"], detail["to"], detail["msgid"]) == ("otp-42", "989121234567", "2456544")
     assert detail["meta"] == {"user_id": 42}
+
+
+def test_given_an_unreadable_change_among_good_ones_then_only_it_fails_and_the_others_are_published(stack):
+    # A bad item among good ones: the stream batch is not failed (nor bisected) as a whole.
+    import copy
+    import json
+    from pathlib import Path
+
+    sample = json.loads(
+        (Path(__file__).resolve().parents[2] / "events" / "publish-accepted.json").read_text(encoding="utf-8")
+    )
+    good = sample["Records"][0]
+    bad = copy.deepcopy(good)
+    bad["dynamodb"]["SequenceNumber"] = "4421584500000000017450439092"
+    bad["dynamodb"]["NewImage"]["parts"] = {"S": "not a number"}
+    del bad["dynamodb"]["NewImage"]["created_at"]  # the model cannot read it
+
+    response = run("publish", {"Records": [good, bad]})
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "4421584500000000017450439092"}]}
+    assert [d["msgid"] for d in stack.details("SMS Accepted")] == ["2456544"]

@@ -12,7 +12,7 @@ from sms_gateway.dynamo import to_message, to_rejections
 from sms_gateway.dynamo_inbound import to_record
 from sms_gateway.models import INBOUND_SK, REJECTED_SK, InboundItem, MessageItem, RejectionItem
 from sms_gateway.outbox import Image
-from sms_gateway.publish import Change
+from sms_gateway.publish import Change, Unreadable
 
 
 def image_of(raw: dict[str, Any] | None) -> Image:
@@ -30,10 +30,18 @@ def image_of(raw: dict[str, Any] | None) -> Image:
 
 
 def change_of(record: dict[str, Any]) -> Change:
-    """A DynamoDB stream record (as Lambda delivers it) as a :class:`~sms_gateway.publish.Change`."""
+    """A DynamoDB stream record (as Lambda delivers it) as a :class:`~sms_gateway.publish.Change`; an
+    image that cannot be read becomes :class:`~sms_gateway.publish.Unreadable` (that change fails alone)."""
     stream = record["dynamodb"]
     return Change(
         id=str(stream["SequenceNumber"]),
-        old=image_of(stream.get("OldImage")),
-        new=image_of(stream.get("NewImage")),
+        old=_readable(stream.get("OldImage")),
+        new=_readable(stream.get("NewImage")),
     )
+
+
+def _readable(raw: dict[str, Any] | None) -> Image | Unreadable:
+    try:
+        return image_of(raw)
+    except Exception as exc:  # a bug or an item written by something else: keep it visible
+        return Unreadable(f"{type(exc).__name__}: {exc}")

@@ -21,12 +21,19 @@ logger = logging.getLogger("sms_gateway.publish")
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """An item image the adapter could not read: its change fails alone, never silently skipped."""
+
+    error: str
+
+
+@dataclass(frozen=True)
 class Change:
     """One stored change: an id for it (the stream's sequence number) and the item before and after."""
 
     id: str
-    old: Image
-    new: Image
+    old: Image | Unreadable
+    new: Image | Unreadable
 
 
 @dataclass
@@ -50,8 +57,13 @@ class PublishService:
         owners: list[str] = []
         pending: list[Event] = []
         for change in changes:
+            unreadable = [image for image in (change.old, change.new) if isinstance(image, Unreadable)]
+            if unreadable:
+                logger.error("a stored change could not be read", extra={"change": change.id})
+                outcome.failed[change.id] = ValueError(unreadable[0].error)
+                continue
             try:
-                found = events_for(change.old, change.new)
+                found = events_for(change.old, change.new)  # type: ignore[arg-type]
             except Exception as exc:  # an item we cannot read: keep it visible, never drop it
                 logger.exception(
                     "stored change could not be turned into an event", extra={"change": change.id}
