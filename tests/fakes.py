@@ -75,10 +75,11 @@ class MemoryMessageStore(MessageStore):
         key = (message.request_id, message.to)
         old = self.items.get(key)
         self.items[key] = copy.deepcopy(message)
-        self._record(old, self.items[key])
+        self._record(old, self.items[key], f"{key[0]}|{key[1]}")
 
-    def _record(self, old: Any, new: Any) -> None:
-        self.stream.append(Change(str(len(self.stream) + 1), copy.deepcopy(old), copy.deepcopy(new)))
+    def _record(self, old: Any, new: Any, key: str) -> None:
+        change = Change(str(len(self.stream) + 1), copy.deepcopy(old), copy.deepcopy(new), key)
+        self.stream.append(change)
 
     # -- the port ----------------------------------------------------------------------------------
     def messages_of(self, request_id: str) -> dict[str, Message]:
@@ -104,6 +105,17 @@ class MemoryMessageStore(MessageStore):
                 m.state, m.lease_token, m.lease_until = State.SENDING, lease.token, lease.until
         return blocked
 
+    def record(self, messages: Sequence[Message]) -> Blocked:
+        return self._each(
+            "record",
+            messages,
+            lambda stored, m: stored is None,
+            self._put,
+            lambda m, stored: stored.state == m.state
+            and stored.reason == m.reason
+            and stored.owner == m.owner,
+        )
+
     def settle(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         for m in messages:
             m.lease_token = lease.token
@@ -123,7 +135,7 @@ class MemoryMessageStore(MessageStore):
 
     def release(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         def apply(m: Message) -> None:
-            self._record(self.items.pop((m.request_id, m.to)), None)
+            self._record(self.items.pop((m.request_id, m.to)), None, f"{m.request_id}|{m.to}")
 
         return self._each(
             "release",
@@ -156,22 +168,20 @@ class MemoryMessageStore(MessageStore):
             created = rejections.key not in self.rejections
             if created:
                 self.rejections[rejections.key] = rejections
-                self._record(None, rejections)
+                self._record(None, rejections, rejections.key)
         self._after("reject", [])
         return created
 
     def opted_out(self, numbers: Iterable[str]) -> set[str]:
         return set(numbers) & self.opted
 
-    def park(self, body_key: str, request_id: str, expires_at: datetime) -> None:
+    def park(self, body_key: str, request_id: str, expires_at: datetime) -> str:
         self._before("park", [])
         with self._lock:
-            self.parks[body_key] = request_id
             self.writes += 1
+            parked = self.parks.setdefault(body_key, request_id)
         self._after("park", [])
-
-    def parked(self, body_key: str) -> str | None:
-        return self.parks.get(body_key)
+        return parked
 
 
 def _held(stored: Message, token: str | None) -> bool:
@@ -266,7 +276,7 @@ def hooked_dynamo_store(table_name: str, client: Any, streams: Any) -> MessageSt
 
         setattr(Hooked, name, hooked)
 
-    for name in ("lease", "settle", "release", "take_over", "reject", "park"):
+    for name in ("lease", "record", "settle", "release", "take_over", "reject", "park"):
         wrap(name)
     store = Hooked(table_name)
     store.hook()

@@ -145,10 +145,19 @@ def test_given_rejections_then_stored_once_and_a_repeat_is_told_apart(store):
     assert store.reject(rejections, NOW + timedelta(days=1)) is False  # a redelivery: nothing new
 
 
-def test_given_a_parked_request_then_found_by_its_body(store):
-    assert store.parked("body-1") is None
+def test_given_a_parked_request_then_parking_the_same_body_again_returns_the_first_id(store):
+    assert store.park("body-1", "sqs-1", NOW + timedelta(days=1)) == "sqs-1"
 
-    store.park("body-1", "sqs-1", NOW + timedelta(days=1))
+    assert store.park("body-1", "sqs-2", NOW + timedelta(days=1)) == "sqs-1"  # a redrive: continue sqs-1
+    assert store.park("body-2", "sqs-3", NOW + timedelta(days=1)) == "sqs-3"
 
-    assert store.parked("body-1") == "sqs-1"
-    assert store.parked("body-2") is None
+
+def test_given_a_recipient_settled_before_any_call_then_recorded_once_and_a_repeat_is_ours(store):
+    rejected = message()
+    rejected.state, rejected.final, rejected.reason = State.REJECTED, True, "opted_out"
+
+    assert store.record([rejected]) == {}
+    assert store.record([rejected]) == {}  # retried after a lost response: ours
+    assert list(store.lease([message()], MINE)) == ["989121234567"]  # settled: never leased again
+    [stored] = store.messages_of("r1").values()
+    assert (stored.state, stored.reason) == (State.REJECTED, "opted_out")

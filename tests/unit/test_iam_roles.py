@@ -30,7 +30,7 @@ def test_given_the_template_when_roles_are_emulated_then_statements_are_on_any_r
 
     assert {statement["Resource"] for statement in policy["Statement"]} == {"*"}
     assert all("Condition" not in statement for statement in policy["Statement"])
-    assert {"dynamodb:GetItem", "secretsmanager:GetSecretValue"} <= granted(policy)
+    assert {"dynamodb:Query", "secretsmanager:GetSecretValue"} <= granted(policy)
     assert "events:PutEvents" not in granted(policy)  # only the publish function talks to the bus
     assert "events:PutEvents" in granted(role_policy(stack_with(), "PublishFunction"))
 

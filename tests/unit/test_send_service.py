@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 from asanak.errors import RejectedError
@@ -138,3 +139,87 @@ def test_given_a_clock_running_faster_than_real_time_then_the_budget_still_follo
     outcome = fast.send_batch([envelope("m1", to="09120000001", text="t", id="r1")], timedelta(seconds=60))
 
     assert outcome.failures == {}
+
+
+# -- found by an adversarial review: each failed before its fix ------------------------------------------
+A, B = "989121111111", "989122222222"
+
+
+def slow(destinations, text):
+    time.sleep(0.2)  # calls overlap: with SEND_CONCURRENCY > 1 they run at once
+    return [f"{i}{time.monotonic_ns() % 10**9}" for i, _ in enumerate(destinations)]
+
+
+def test_given_one_id_with_two_contents_in_one_batch_then_a_shared_recipient_is_sent_once():
+    provider = ScriptedProvider(slow)
+    store = MemoryMessageStore()
+
+    outcome = service(store=store, provider=provider, concurrency=4).send_batch(
+        [
+            Envelope("m1", json.dumps({"id": "x", "to": [A], "text": "hi"})),
+            Envelope("m2", json.dumps({"id": "x", "to": [A, B], "text": "hi"})),
+        ]
+    )
+
+    assert sum(destinations.count(A) for _, destinations, _ in provider.calls) == 1
+    assert outcome.failures == {}
+    reasons = [e.detail.get("reason") for e in outbox(store) if e.detail_type == "SMS Rejected"]
+    assert reasons == ["duplicate_id"]  # the later content, as for a reused id across batches
+
+
+def test_given_identical_bodies_without_id_in_one_batch_then_sent_once():
+    provider = ScriptedProvider(slow)
+    body = json.dumps({"to": [A], "text": "hi"})
+
+    outcome = service(provider=provider, concurrency=4).send_batch(
+        [Envelope("m1", body), Envelope("m2", body)]
+    )
+
+    assert outcome.failures == {}
+    assert sum(destinations.count(A) for _, destinations, _ in provider.calls) == 1
+
+
+def test_given_a_recipient_opts_out_between_two_deliveries_then_it_still_gets_exactly_one_outcome():
+    from asanak.errors import RetryableError
+
+    answers = iter([RetryableError("too many requests", method="sendsms", http_status=429)])
+
+    def first_refused(destinations, text):
+        error = next(answers, None)
+        if error is not None:
+            raise error
+        return [f"9{i}" for i, _ in enumerate(destinations)]
+
+    store = MemoryMessageStore()
+    send = service(store=store, provider=ScriptedProvider(first_refused))
+    body = json.dumps({"id": "r", "to": [A, "12345"], "text": "hi"})
+    assert "m1" in send.send_batch([Envelope("m1", body)]).failures
+    store.opted.add(A)
+
+    assert send.send_batch([Envelope("m1", body, 2)]).failures == {}
+
+    outcomes = [(e.detail["to"], e.detail.get("reason")) for e in outbox(store) if e.detail.get("to") == A]
+    assert outcomes == [(A, "opted_out")]
+
+
+def test_given_a_lease_written_but_its_answer_lost_then_it_is_released_and_sent_later_not_unknown():
+    from sms_gateway.store import StoreError
+
+    lost = iter([StoreError("1 of 1 writes failed: read timeout")])
+
+    def after(point, messages):
+        if point == "lease":
+            error = next(lost, None)
+            if error is not None:
+                raise error  # the lease took effect; its answer did not arrive
+
+    store = MemoryMessageStore(after=after)
+    provider = ScriptedProvider()
+    send = service(store=store, provider=provider)
+    body = json.dumps({"id": "r", "to": [A], "text": "hi"})
+    assert "m1" in send.send_batch([Envelope("m1", body)]).failures
+
+    assert send.send_batch([Envelope("m1", body, 2)]).failures == {}
+
+    assert len(provider.calls) == 1
+    assert [e.detail_type for e in outbox(store)] == ["SMS Accepted"]

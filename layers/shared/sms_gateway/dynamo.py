@@ -230,6 +230,26 @@ class DynamoMessageStore(MessageStore):
                 m.state, m.lease_token, m.lease_until = State.SENDING, lease.token, lease.until
         return blocked
 
+    def record(self, messages: Sequence[Message]) -> Blocked:
+        def write(m: Message) -> None:
+            item = to_item(m, Lease(m.lease_token or "", m.created_at))
+            item.lease_token = None
+            item.lease_until = None
+            item.final = m.final
+            item.reason = m.reason
+            item.reason_message = (m.reason_message or "")[:500]
+            item.updated_at = m.created_at
+            _call("put_item", item.get_save_kwargs_from_instance(condition=MessageItem.pk.does_not_exist()))
+
+        def same(wanted: Message, stored: Message) -> bool:
+            return (
+                stored.state == wanted.state
+                and stored.reason == wanted.reason
+                and stored.owner == wanted.owner
+            )
+
+        return for_each(messages, write, same)
+
     def settle(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         now = datetime.now(UTC)
 
@@ -323,20 +343,17 @@ class DynamoMessageStore(MessageStore):
             raise StoreError("could not read the opt-out list") from exc
         return found
 
-    def park(self, body_key: str, request_id: str, expires_at: datetime) -> None:
+    def park(self, body_key: str, request_id: str, expires_at: datetime) -> str:
+        item = ParkedItem(park_pk(body_key), PARK_SK, request_id=request_id, expires_at=expires_at)
         try:
-            ParkedItem(park_pk(body_key), PARK_SK, request_id=request_id, expires_at=expires_at).save()
-        except PynamoDBException as exc:
+            _call("put_item", item.get_save_kwargs_from_instance(condition=ParkedItem.pk.does_not_exist()))
+        except _Conflict as conflict:  # parked before: that request id is the one to continue
+            if conflict.old is None:
+                raise StoreError("the parked request vanished while it was read") from None
+            return str(ParkedItem.from_raw_data(conflict.old).request_id)
+        except (ClientError, BotoCoreError, PynamoDBException) as exc:
             raise StoreError("could not park the request") from exc
-
-    def parked(self, body_key: str) -> str | None:
-        try:
-            item = ParkedItem.get(park_pk(body_key), PARK_SK, consistent_read=True)
-        except ParkedItem.DoesNotExist:
-            return None
-        except PynamoDBException as exc:
-            raise StoreError("could not read parked requests") from exc
-        return item.request_id
+        return request_id
 
 
 def to_rejections(item: RejectionItem) -> Rejections:
@@ -345,6 +362,7 @@ def to_rejections(item: RejectionItem) -> Rejections:
         request_id=item.request_id,
         meta=None if item.meta is None else json.loads(item.meta),
         entries=tuple(
-            Rejection(e.get("to"), e["reason"], e.get("message", "")) for e in json.loads(item.entries)
+            Rejection(entry.get("to"), entry["reason"], entry.get("message", ""))
+            for entry in json.loads(item.entries)
         ),
     )

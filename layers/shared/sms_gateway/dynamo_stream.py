@@ -33,10 +33,12 @@ def change_of(record: dict[str, Any]) -> Change:
     """A DynamoDB stream record (as Lambda delivers it) as a :class:`~sms_gateway.publish.Change`; an
     image that cannot be read becomes :class:`~sms_gateway.publish.Unreadable` (that change fails alone)."""
     stream = record["dynamodb"]
+    keys = stream.get("Keys", {})
     return Change(
         id=str(stream["SequenceNumber"]),
         old=_readable(stream.get("OldImage")),
         new=_readable(stream.get("NewImage")),
+        key=f"{keys.get('pk', {}).get('S', '')}|{keys.get('sk', {}).get('S', '')}",
     )
 
 

@@ -62,6 +62,7 @@ Around the state machine:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -170,10 +171,17 @@ def body_key(body: str) -> str:
 
 def _calls(plans: Sequence[_Plan]) -> list[list[tuple[_Plan, Message]]]:
     """Recipients grouped by (sender, text) across the batch, at most 100 per call and no number
-    twice in one call (two requests may share a text and a recipient)."""
+    twice in one call (two requests may share a text and a recipient). A (request, recipient) is in
+    one call at most: all calls of an attempt hold the same lease token, so a second one would pass
+    for our own earlier write."""
     groups: dict[tuple[str, str], list[list[tuple[_Plan, Message]]]] = defaultdict(list)
+    placed: set[tuple[str, str]] = set()
     for plan in plans:
         for message in plan.to_send:
+            if (message.request_id, message.to) in placed:  # defence in depth: plans are per request
+                plan.retry = plan.retry or LeaseHeld("this recipient is already being sent in this batch")
+                continue
+            placed.add((message.request_id, message.to))
             chunks = groups[(plan.request.sender, plan.request.text)]
             for chunk in chunks:
                 if len(chunk) < MAX_BATCH and all(m.to != message.to for _, m in chunk):
@@ -233,7 +241,7 @@ class SendService:
 
     def _plans(self, envelopes: Sequence[Envelope], outcome: BatchOutcome, tally: _Tally) -> list[_Plan]:
         """Parse every record; reject poison once; one plan per request, copies joined to it."""
-        plans: dict[tuple[str, str], _Plan] = {}
+        plans: dict[str, _Plan] = {}  # by request id, or by body for id-less requests
         for envelope in envelopes:
             try:
                 request = self._parse(envelope)
@@ -243,12 +251,18 @@ class SendService:
                 except Exception as exc:  # not stored: retry the record, it is rejected again
                     outcome.failures[envelope.message_id] = exc
                 continue
-            key = (request.request_id, request.fingerprint)
-            if key in plans:  # the same request twice in one batch: sent once, same fate
-                plans[key].envelopes.append(envelope)
-                tally.add("DuplicateRequests")
-            else:
+            key = f"ID#{request.request_id}" if request.has_id else f"BODY#{body_key(envelope.body)}"
+            first = plans.get(key)
+            if first is None:
                 plans[key] = _Plan(request, [envelope], None if request.has_id else body_key(envelope.body))
+            elif first.request.fingerprint == request.fingerprint:  # one request twice: sent once, same fate
+                first.envelopes.append(envelope)
+                tally.add("DuplicateRequests")
+            else:  # the id of an earlier record of this batch, with other content
+                try:
+                    self._reject_reused_id(envelope, request, tally)
+                except Exception as exc:
+                    outcome.failures[envelope.message_id] = exc
         return list(plans.values())
 
     def _parse(self, envelope: Envelope) -> SmsRequest:
@@ -281,10 +295,8 @@ class SendService:
         may be on its way to the DLQ at that very moment."""
         if plan.body_key is None:
             return
-        parked = self._store.parked(plan.body_key)
-        if parked is None:
-            self._store.park(plan.body_key, plan.request.request_id, self._clock() + self._retention)
-        elif parked != plan.request.request_id:
+        parked = self._store.park(plan.body_key, plan.request.request_id, self._clock() + self._retention)
+        if parked != plan.request.request_id:
             logger.info(
                 "request without id seen before (a redrive): continuing it",
                 extra={"request_id": parked, "sqs_message_id": plan.envelopes[0].message_id},
@@ -320,26 +332,63 @@ class SendService:
         tally.add("Rejected")
         tally.add(f"Rejected_{reason}")
 
-    def _reject_numbers(self, request: SmsRequest, opted_out: set[str], tally: _Tally) -> None:
-        """Invalid and opted-out numbers of a request: one rejection item per request, written once."""
+    def _reject_reused_id(self, envelope: Envelope, request: SmsRequest, tally: _Tally) -> None:
+        logger.warning(
+            "request id reused for different content: rejected",
+            extra={"request_id": request.request_id, "sqs_message_id": envelope.message_id},
+        )
+        tally.add("DuplicateRequests")
+        self._reject(
+            envelope,
+            request.request_id,
+            Reason.DUPLICATE_ID,
+            "this id was already used for a different request; nothing was sent",
+            request.meta,
+            tally,
+        )
+
+    def _reject_numbers(self, request: SmsRequest, tally: _Tally) -> None:
+        """Invalid numbers of a request (the same on every delivery of its content): one rejection
+        item per request and content, written once."""
         entries = [Rejection(item.value, Reason.INVALID_NUMBER, item.message) for item in request.invalid]
-        entries += [
-            Rejection(number, Reason.OPTED_OUT, "the recipient opted out of messages from this sender")
-            for number in sorted(opted_out)
-        ]
         if not entries:
             return
+        key = f"REQ#{request.request_id}#{request.fingerprint}"
         created = self._store.reject(
-            Rejections(f"REQ#{request.request_id}", request.request_id, request.meta, tuple(entries)),
+            Rejections(key, request.request_id, request.meta, tuple(entries)),
             expires_at=self._clock() + self._retention,
         )
         if created:
-            for reason, count in (
-                (Reason.INVALID_NUMBER, len(request.invalid)),
-                (Reason.OPTED_OUT, len(opted_out)),
-            ):
-                tally.add("Rejected", count)
-                tally.add(f"Rejected_{reason}", count)
+            tally.add("Rejected", len(entries))
+            tally.add(f"Rejected_{Reason.INVALID_NUMBER}", len(entries))
+
+    def _reject_opted_out(self, plan: _Plan, opted_out: set[str], now: datetime, tally: _Tally) -> None:
+        """Opted-out recipients are settled ``rejected`` like any recipient (one conditional put each),
+        so whatever the list says at a later delivery, each has exactly one stored outcome."""
+        if not opted_out:
+            return
+        request = plan.request
+        settled = [
+            Message(
+                request_id=request.request_id,
+                to=number,
+                sender=request.sender,
+                owner=plan.envelopes[0].message_id,
+                state=State.REJECTED,
+                parts=request.parts,
+                meta=request.meta,
+                created_at=now,
+                expires_at=now + self._retention,
+                fingerprint=request.fingerprint,
+                final=True,
+                reason=Reason.OPTED_OUT,
+                reason_message="the recipient opted out of messages from this sender",
+            )
+            for number in sorted(opted_out)
+        ]
+        blocked = self._store.record(settled)
+        tally.add("Rejected", len(settled) - len(blocked))
+        tally.add(f"Rejected_{Reason.OPTED_OUT}", len(settled) - len(blocked))
 
     # -- preparing one request -------------------------------------------------------------------
     def _prepare_all(self, plans: Sequence[_Plan], attempt: _Attempt, tally: _Tally) -> None:
@@ -363,23 +412,14 @@ class SendService:
         request = plan.request
         if not request.recipients:  # nothing to send: each given number is rejected by name, once
             logger.warning("request has no valid recipient", extra={"request_id": request.request_id})
-            self._reject_numbers(request, set(), tally)
+            self._reject_numbers(request, tally)
             return
         now = self._clock()
         envelope = plan.envelopes[0]
         log = {"request_id": request.request_id, "sqs_message_id": envelope.message_id}
         existing = self._store.messages_of(request.request_id)
         if any(m.fingerprint not in (None, request.fingerprint) for m in existing.values()):
-            logger.warning("request id reused for different content: rejected", extra=log)
-            tally.add("DuplicateRequests")
-            self._reject(
-                envelope,
-                request.request_id,
-                Reason.DUPLICATE_ID,
-                "this id was already used for a different request; nothing was sent",
-                request.meta,
-                tally,
-            )
+            self._reject_reused_id(envelope, request, tally)
             return
         if any(m.owner != envelope.message_id for m in existing.values()):
             # Another SQS message carried this request: a producer's retry, or a redrive from the DLQ
@@ -391,7 +431,8 @@ class SendService:
             plan.retry = LeaseHeld(f"{held} recipients are being sent by another attempt")
         pending = [number for number in request.recipients if number not in existing]
         opted_out = self._store.opted_out(pending) if pending else set()
-        self._reject_numbers(request, opted_out, tally)
+        self._reject_numbers(request, tally)
+        self._reject_opted_out(plan, opted_out, now, tally)
         plan.to_send = [
             Message(
                 request_id=request.request_id,
@@ -494,10 +535,12 @@ class _Call:
     def _leased(self) -> list[Message]:
         try:
             blocked = self._store.lease(self._messages, self._lease)
-        except Exception as exc:  # nothing was sent: forget what this attempt did lease
-            written = getattr(exc, "written", [])
-            if written:
-                self._store.release(written, self._lease)
+        except Exception:
+            # Nothing was sent. Forget every lease of this call, not only those known written: a write
+            # whose response was lost may have taken effect, and a lease left behind would later be
+            # settled outcome_unknown for an SMS that never went out. The delete needs our token.
+            with contextlib.suppress(Exception):
+                self._store.release(self._messages, self._lease)
             raise
         if blocked:
             self._handle_blocked(blocked)

@@ -82,6 +82,11 @@ class Lease:
     until: datetime  # after this the holder is certainly dead (its invocation's deadline has passed)
 
 
+def settled_alike(wanted: Message, stored: Message) -> bool:
+    """The stored recipient is the one ``wanted`` settles (a write of ours retried, not a conflict)."""
+    return stored.state == wanted.state and stored.reason == wanted.reason and stored.owner == wanted.owner
+
+
 class StoreError(RuntimeError):
     """The store could not do what was asked (wraps the underlying client error).
 
@@ -112,6 +117,10 @@ class MessageStore(ABC):
         """absent → ``sending`` under ``lease``; a recipient whose item exists is blocked."""
 
     @abstractmethod
+    def record(self, messages: Sequence[Message]) -> Blocked:
+        """none → each message's settled state (a recipient rejected before any call, e.g. opted out)."""
+
+    @abstractmethod
     def settle(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         """``sending`` under ``lease`` → each message's state (accepted with its msgid, rejected, unknown)."""
 
@@ -131,9 +140,6 @@ class MessageStore(ABC):
     def opted_out(self, numbers: Iterable[str]) -> set[str]: ...
 
     @abstractmethod
-    def park(self, body_key: str, request_id: str, expires_at: datetime) -> None:
-        """Remember that an id-less request (by its body) is going to the DLQ under ``request_id``."""
-
-    @abstractmethod
-    def parked(self, body_key: str) -> str | None:
-        """The request id an id-less request with this body was parked under, if any."""
+    def park(self, body_key: str, request_id: str, expires_at: datetime) -> str:
+        """Park ``request_id`` under an id-less request's body unless one is parked there already;
+        return the request id parked there (ours, or the earlier one)."""
