@@ -367,19 +367,10 @@ class SendService:
         so whatever the list says at a later delivery, each has exactly one stored outcome."""
         if not opted_out:
             return
-        request = plan.request
         settled = [
-            Message(
-                request_id=request.request_id,
-                to=number,
-                sender=request.sender,
-                owner=plan.envelopes[0].message_id,
+            replace(
+                self._recipient(plan, number, now),
                 state=State.REJECTED,
-                parts=request.parts,
-                meta=request.meta,
-                created_at=now,
-                expires_at=now + self._retention,
-                fingerprint=request.fingerprint,
                 final=True,
                 reason=Reason.OPTED_OUT,
                 reason_message="the recipient opted out of messages from this sender",
@@ -433,22 +424,23 @@ class SendService:
         opted_out = self._store.opted_out(pending) if pending else set()
         self._reject_numbers(request, tally)
         self._reject_opted_out(plan, opted_out, now, tally)
-        plan.to_send = [
-            Message(
-                request_id=request.request_id,
-                to=number,
-                sender=request.sender,
-                owner=envelope.message_id,
-                state=State.SENDING,
-                parts=request.parts,
-                meta=request.meta,
-                created_at=now,
-                expires_at=now + self._retention,
-                fingerprint=request.fingerprint,
-            )
-            for number in pending
-            if number not in opted_out
-        ]
+        plan.to_send = [self._recipient(plan, number, now) for number in pending if number not in opted_out]
+
+    def _recipient(self, plan: _Plan, number: str, now: datetime) -> Message:
+        """One recipient of the plan's request, as first stored (``sending`` until leased)."""
+        request = plan.request
+        return Message(
+            request_id=request.request_id,
+            to=number,
+            sender=request.sender,
+            owner=plan.envelopes[0].message_id,
+            state=State.SENDING,
+            parts=request.parts,
+            meta=request.meta,
+            created_at=now,
+            expires_at=now + self._retention,
+            fingerprint=request.fingerprint,
+        )
 
     def _settle_stored(self, stored: list[Message], now: datetime, tally: _Tally) -> int:
         """What earlier attempts left: take over expired leases (``outcome_unknown``) and leave live
