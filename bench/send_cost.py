@@ -31,7 +31,7 @@ def _bodies(numbers: count[int]) -> list[dict[str, Any]]:
     for _ in range(BATCH):
         index = next(numbers)
         # Each with its own id, as producers are told to (and smsctl does): an id-less request also parks
-        # its id for redrives, one more write and one read (see the README's "Exactly once").
+        # its id for redrives, one more write (see the README's "Exactly once").
         bodies.append(
             {"to": number(index, "0935"), "text": f"Order {index} has shipped", "id": f"otp-{index}"}
         )
