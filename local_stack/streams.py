@@ -131,7 +131,8 @@ class StreamTrigger:
             failed = {batch[0]["dynamodb"]["SequenceNumber"]}
         if not failed:
             return len(batch)
-        first = min(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed)
+        # An identifier that is no record of the batch fails the whole batch, as Lambda does.
+        first = min((i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed), default=0)
         key = batch[first]["dynamodb"]["SequenceNumber"]
         self._attempts[key] = self._attempts.get(key, 0) + 1
         if self._attempts[key] <= self._max_retries:

@@ -6,6 +6,7 @@ import copy
 from datetime import UTC, datetime
 
 from sms_gateway.events import PublishError
+from sms_gateway.outbox import events_for
 from sms_gateway.publish import Change, PublishService
 from sms_gateway.store import Message, State
 
@@ -88,3 +89,29 @@ def test_given_every_event_out_then_an_items_changes_go_out_in_their_order():
 
     assert outcome.failed == {}
     assert sent == ["SMS Accepted", "SMS Status Changed"]
+
+
+def test_given_eventbridge_counts_more_failures_than_it_names_then_none_of_the_batch_counts_as_out():
+    # An unnamed failure must not pass for a published event: the whole batch is sent again.
+    from sms_gateway.events import EventBridgePublisher
+
+    class Bus:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def put_events(self, Entries):
+            self.calls += 1
+            entries = [{"EventId": str(i)} for i, _ in enumerate(Entries)]
+            entries[0] = {"ErrorCode": "InternalFailure"}
+            return {"FailedEntryCount": 2, "Entries": entries}  # two failed, one named
+
+    bus = Bus()
+    a = recipient("989120000001")
+    events = events_for(a, accepted(a, "1")) * 3
+
+    try:
+        EventBridgePublisher(bus, "bus", attempts=2).publish(events)
+    except PublishError as error:
+        assert error.failed == [0, 1, 2]
+    else:
+        raise AssertionError("a batch with unnamed failures was taken as published")

@@ -40,6 +40,7 @@ from sms_gateway.store import (
     Rejections,
     State,
     StoreError,
+    settled_alike,
 )
 from sms_gateway.tracking import shard_for
 
@@ -93,7 +94,8 @@ def to_message(item: MessageItem) -> Message:
     )
 
 
-def to_item(message: Message, lease: Lease) -> MessageItem:
+def to_item(message: Message, lease: Lease | None = None) -> MessageItem:
+    """A recipient as first written: leased (``sending``), or already settled (``lease`` None)."""
     return MessageItem(
         request_pk(message.request_id),
         message_sk(message.to),
@@ -106,9 +108,13 @@ def to_item(message: Message, lease: Lease) -> MessageItem:
         meta=dump_meta(message.meta),
         created_at=message.created_at,
         expires_at=message.expires_at,
-        lease_token=lease.token,
-        lease_until=epoch(lease.until),
+        lease_token=None if lease is None else lease.token,
+        lease_until=None if lease is None else epoch(lease.until),
         fingerprint=message.fingerprint,
+        final=message.final,
+        reason=message.reason,
+        reason_message=None if message.reason_message is None else message.reason_message[:500],
+        updated_at=None if lease is not None else message.created_at,
     )
 
 
@@ -232,23 +238,10 @@ class DynamoMessageStore(MessageStore):
 
     def record(self, messages: Sequence[Message]) -> Blocked:
         def write(m: Message) -> None:
-            item = to_item(m, Lease(m.lease_token or "", m.created_at))
-            item.lease_token = None
-            item.lease_until = None
-            item.final = m.final
-            item.reason = m.reason
-            item.reason_message = (m.reason_message or "")[:500]
-            item.updated_at = m.created_at
+            item = to_item(m)
             _call("put_item", item.get_save_kwargs_from_instance(condition=MessageItem.pk.does_not_exist()))
 
-        def same(wanted: Message, stored: Message) -> bool:
-            return (
-                stored.state == wanted.state
-                and stored.reason == wanted.reason
-                and stored.owner == wanted.owner
-            )
-
-        return for_each(messages, write, same)
+        return for_each(messages, write, settled_alike)
 
     def settle(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         now = datetime.now(UTC)

@@ -209,12 +209,14 @@ class EventBridgePublisher:
                 return positions, f"PutEvents refused: {exc.response.get('Error', {}).get('Code', '?')}"
             except BotoCoreError as exc:
                 return positions, f"EventBridge could not be reached: {type(exc).__name__}"
+            entries = response.get("Entries", [])
             refused = [
                 (position, entry.get("ErrorCode", "?"))
-                for position, entry in zip(positions, response.get("Entries", []), strict=False)
+                for position, entry in zip(positions, entries, strict=False)
                 if "ErrorCode" in entry
             ]
-            if not refused and response.get("FailedEntryCount", 0):
+            if len(entries) != len(positions) or len(refused) != response.get("FailedEntryCount", 0):
+                # Which ones failed is not told: all of them count as not out (sent again, never dropped).
                 return positions, "EventBridge reported failures without naming them"
             if not refused:
                 return [], ""

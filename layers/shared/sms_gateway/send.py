@@ -62,7 +62,6 @@ Around the state machine:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import threading
@@ -531,8 +530,10 @@ class _Call:
             # Nothing was sent. Forget every lease of this call, not only those known written: a write
             # whose response was lost may have taken effect, and a lease left behind would later be
             # settled outcome_unknown for an SMS that never went out. The delete needs our token.
-            with contextlib.suppress(Exception):
+            try:
                 self._store.release(self._messages, self._lease)
+            except Exception:  # they stay leased: once expired, settled outcome_unknown (README)
+                logger.exception("could not release the leases of a call that was never made")
             raise
         if blocked:
             self._handle_blocked(blocked)
