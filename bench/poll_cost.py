@@ -67,7 +67,7 @@ def make_in_flight(world: World, count: int) -> None:
 def final_items(start: int, count: int) -> Iterator[dict[str, Any]]:
     """Messages as the gateway leaves them once delivered (serialised by the gateway's own model)."""
     from asanak.statuses import status_info
-    from sms_gateway.models import MessageItem, message_sk, request_pk
+    from sms_gateway.adapters.dynamodb.items import MessageItem, message_sk, request_pk
 
     accepted = datetime.now(UTC) - timedelta(days=1)
     template = MessageItem(

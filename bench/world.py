@@ -219,7 +219,7 @@ class World:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        from sms_gateway import factories
+        from sms_gateway import wiring as factories
 
         factories.reset()
         self.sandbox.stop()
@@ -246,7 +246,7 @@ class World:
 
     def rebuild(self) -> None:
         """Forget cached settings, clients and services; run the gateway on the sandbox's clock."""
-        from sms_gateway import factories
+        from sms_gateway import wiring as factories
 
         factories.reset()
         factories.utc_now = self.sandbox.clock.now

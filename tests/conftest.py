@@ -107,7 +107,7 @@ def stack(
 ) -> Iterator[Harness]:
     """A fresh stack from template.yaml on moto, wired to the sandbox; function env set as Lambda's,
     each handler running with its own role."""
-    from sms_gateway import factories
+    from sms_gateway import wiring as factories
 
     from local_stack.iam import enforce, function_credentials
     from local_stack.template import provision

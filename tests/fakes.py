@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sms_gateway.events import Event
-from sms_gateway.publish import Change
-from sms_gateway.store import Blocked, Lease, Message, MessageStore, Rejections, State
+from sms_gateway.domain.events import Event
+from sms_gateway.domain.model import Blocked, Lease, Message, MessageStore, Rejections, State
+from sms_gateway.domain.publishing.service import Change
 
 Hook = Callable[[str, Sequence[Message]], None]
 
@@ -237,9 +237,9 @@ def hooked_dynamo_store(table_name: str, client: Any, streams: Any) -> MessageSt
     """The real DynamoDB adapter with the same hooks as :class:`MemoryMessageStore` around every write,
     a (test-only) scan of its recipient items, and its table's stream read as Lambda reads it: lets the
     simulation run on moto."""
-    from sms_gateway.dynamo import DynamoMessageStore, to_message
-    from sms_gateway.dynamo_stream import change_of
-    from sms_gateway.models import MessageItem
+    from sms_gateway.adapters.dynamodb.items import MessageItem
+    from sms_gateway.adapters.dynamodb.messages import DynamoMessageStore, to_message
+    from sms_gateway.adapters.dynamodb.stream import change_of
 
     from local_stack.streams import StreamReader, table_stream_arn
 

@@ -88,7 +88,8 @@ ACTIONS = ActionLog()
 def _warm_objects() -> tuple[Any, ...]:
     """What the layer has built and cached (clients, stores, connections, secret providers)."""
     from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
-    from sms_gateway import factories, models
+    from sms_gateway import wiring as factories
+    from sms_gateway.adapters.dynamodb import items as models
 
     return (
         tuple(factory.cache_info().currsize for factory in factories.FACTORIES),
@@ -138,7 +139,8 @@ class Harness:
         """The function's credentials in the environment while the block runs, every layer client
         built with them (a warm start of the same function keeps its clients); the administrator's
         again after it."""
-        from sms_gateway import factories, models
+        from sms_gateway import wiring as factories
+        from sms_gateway.adapters.dynamodb import items as models
 
         before = {name: os.environ.get(name) for name in CREDENTIAL_VARIABLES}
         os.environ.update(self.function_credentials[logical])

@@ -3,9 +3,9 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sms_gateway.config import poll_settings
-from sms_gateway.factories import poll_service
-from sms_gateway.poll import run_budget
+from sms_gateway.domain.tracking.service import run_budget
+from sms_gateway.settings import poll_settings
+from sms_gateway.wiring import poll_service
 
 logger = Logger()
 tracer = Tracer()

@@ -4,8 +4,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sms_gateway.dynamo_stream import change_of
-from sms_gateway.factories import publish_service
+from sms_gateway.adapters.dynamodb.stream import change_of
+from sms_gateway.wiring import publish_service
 
 logger = Logger()
 tracer = Tracer()

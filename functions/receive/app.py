@@ -15,11 +15,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sms_gateway.credentials import SecretError
-from sms_gateway.events import PublishError
-from sms_gateway.factories import receive_service
-from sms_gateway.receive import Forbidden, InboundRequest, RequestTooLarge
-from sms_gateway.store import StoreError
+from sms_gateway.adapters.secrets import SecretError
+from sms_gateway.domain.events import PublishError
+from sms_gateway.domain.inbound.service import Forbidden, InboundRequest, RequestTooLarge
+from sms_gateway.domain.model import StoreError
+from sms_gateway.wiring import receive_service
 
 TEXT = "text/plain; charset=utf-8"
 

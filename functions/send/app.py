@@ -6,8 +6,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sms_gateway.factories import send_service
-from sms_gateway.send import Envelope
+from sms_gateway.domain.sending.service import Envelope
+from sms_gateway.wiring import send_service
 
 logger = Logger()
 tracer = Tracer()

@@ -20,8 +20,8 @@ from tests.integration.test_receive_function import PUSH, event_for, ok, query_o
 @pytest.fixture(params=["publish function crashes", "bus refuses every entry"])
 def outage(request, monkeypatch):
     """An outage of publishing that lasts until ``outage["on"]`` is set False."""
-    from sms_gateway.events import EventBridgePublisher, PublishError
-    from sms_gateway.publish import PublishService
+    from sms_gateway.domain.events import EventBridgePublisher, PublishError
+    from sms_gateway.domain.publishing.service import PublishService
 
     state = {"on": True}
     if request.param == "publish function crashes":
@@ -56,7 +56,7 @@ def run(handler_module: str, event, context=None):
 def test_given_publishing_down_after_every_kind_of_write_then_each_event_goes_out_once_it_is_back(
     stack, asanak, outage, monkeypatch
 ):
-    from sms_gateway import factories
+    from sms_gateway import wiring as factories
 
     monkeypatch.setattr(factories, "utc_now", asanak.clock.now)  # send and poll on the sandbox's clock
     asanak.inject(Fault("accept_then_500", method="sendsms"))  # queued, then a 500: outcome unknown
@@ -102,7 +102,7 @@ def test_given_the_stream_gave_up_on_a_batch_then_republish_since_publishes_its_
     # `smsctl republish --since` fills the gap from the table with the ids the stream would have used.
     from datetime import UTC, datetime, timedelta
 
-    from sms_gateway.events import EventBridgePublisher, PublishError
+    from sms_gateway.domain.events import EventBridgePublisher, PublishError
 
     from smsctl.producer import Target
     from smsctl.republish import republish

@@ -40,7 +40,7 @@ class RecordedMetrics:
 @pytest.fixture
 def world(stack, asanak, lambda_context, monkeypatch):
     """Send and poll handlers on one clock (the sandbox's), with helpers to read what happened."""
-    from sms_gateway import factories
+    from sms_gateway import wiring as factories
 
     monkeypatch.setattr(factories, "utc_now", asanak.clock.now)
     return World(stack, asanak, lambda_context)
@@ -73,15 +73,15 @@ class World:
 
     @property
     def store(self):
-        from sms_gateway import factories
+        from sms_gateway import wiring as factories
 
         return factories.tracking_store(self.stack.table_name)
 
     def service(self, **overrides: Any):
         """A TrackingService on the real adapters and settings (for runs driven from the test)."""
-        from sms_gateway import factories
-        from sms_gateway.config import poll_settings
-        from sms_gateway.poll import TrackingService
+        from sms_gateway import wiring as factories
+        from sms_gateway.domain.tracking.service import TrackingService
+        from sms_gateway.settings import poll_settings
 
         settings = poll_settings()
         common = settings.common
@@ -127,10 +127,10 @@ def put_in_flight(world: World, count: int, *, status: int | None = None) -> lis
     """``count`` messages accepted by the sandbox and stored in flight, written straight to the table
     (the send path has its own tests; this is only quicker at volume). With ``status`` they already
     show it and the sandbox keeps showing it, however long the run takes."""
-    from sms_gateway.dynamo import epoch
-    from sms_gateway.models import MessageItem, bind_table, message_sk, request_pk
-    from sms_gateway.poll import RANKS
-    from sms_gateway.tracking import first_check_at, shard_for
+    from sms_gateway.adapters.dynamodb.items import MessageItem, bind_table, message_sk, request_pk
+    from sms_gateway.adapters.dynamodb.messages import epoch
+    from sms_gateway.domain.tracking.schedule import first_check_at, shard_for
+    from sms_gateway.domain.tracking.service import RANKS
 
     numbers = [f"0912{n:07d}" for n in range(count)]
     if status is not None:
@@ -345,7 +345,7 @@ def test_given_two_overlapping_runs_then_each_change_is_published_once_and_credi
 def test_given_the_bus_refuses_a_status_event_then_it_goes_out_once_the_bus_is_back(world, monkeypatch):
     # The change is one write; its event follows from the table's stream. A refused event is neither
     # lost nor a reason to write the change again (it used to take a pending token and a second write).
-    from sms_gateway.events import EventBridgePublisher, PublishError
+    from sms_gateway.domain.events import EventBridgePublisher, PublishError
 
     world.send(A)
     world.stack.events()  # SMS Accepted is out
@@ -483,7 +483,7 @@ def test_given_runs_every_minute_then_credit_is_read_at_most_every_few_minutes_a
 
 
 def test_given_a_backlog_the_budget_cannot_count_then_in_flight_and_backlog_are_lower_bounds(world):
-    from sms_gateway.dynamo_tracking import DynamoTrackingStore
+    from sms_gateway.adapters.dynamodb.tracking import DynamoTrackingStore
 
     put_in_flight(world, 150, status=9)
     world.advance(21)
@@ -501,7 +501,7 @@ def test_given_a_backlog_the_budget_cannot_count_then_in_flight_and_backlog_are_
 
 
 def test_given_time_to_spare_when_counting_page_by_page_then_in_flight_is_exact(world):
-    from sms_gateway.dynamo_tracking import DynamoTrackingStore
+    from sms_gateway.adapters.dynamodb.tracking import DynamoTrackingStore
 
     put_in_flight(world, 150, status=9)
     store = DynamoTrackingStore(world.stack.table_name, count_page_size=10)

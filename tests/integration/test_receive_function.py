@@ -348,7 +348,7 @@ def test_given_a_post_when_pushed_then_404_not_found(stack, receive):
 
 @pytest.fixture
 def allow_list(stack, monkeypatch):
-    from sms_gateway import factories
+    from sms_gateway import wiring as factories
 
     monkeypatch.setenv("ALLOWED_SOURCE_CIDRS", "203.0.113.0/24, 2001:db8::/32")
     factories.reset()
@@ -423,7 +423,7 @@ def test_given_the_bus_refuses_events_when_pushed_then_stored_and_published_once
 ):
     # The push is stored by one write; its event follows from the table's stream, so an outage of the
     # bus neither fails the push nor loses the event (it used to be lost unless Asanak pushed again).
-    from sms_gateway.events import EventBridgePublisher, PublishError
+    from sms_gateway.domain.events import EventBridgePublisher, PublishError
 
     real_publish = EventBridgePublisher.publish
     outage = {"on": True}
@@ -447,8 +447,8 @@ def test_given_the_bus_refuses_events_when_pushed_then_stored_and_published_once
 def test_given_the_table_is_unavailable_when_pushed_then_503_so_the_provider_may_retry(
     stack, push, monkeypatch
 ):
-    from sms_gateway.dynamo_inbound import DynamoInboundStore
-    from sms_gateway.store import StoreError
+    from sms_gateway.adapters.dynamodb.inbound import DynamoInboundStore
+    from sms_gateway.domain.model import StoreError
 
     def fail(self, record):
         raise StoreError("simulated: DynamoDB unavailable")
@@ -605,7 +605,7 @@ def test_given_an_opt_out_pushed_twice_when_pushed_then_one_event_and_still_opte
 
 
 def test_given_custom_keywords_when_pushed_then_they_are_used(stack, push, monkeypatch):
-    from sms_gateway import factories
+    from sms_gateway import wiring as factories
 
     monkeypatch.setenv("OPT_OUT_KEYWORDS", "بس است,halt")
     monkeypatch.setenv("OPT_IN_KEYWORDS", "again")
@@ -642,8 +642,8 @@ def exercise_every_path(stack, push, receive, monkeypatch) -> None:
     assert push(body="x" * 100 * 1024)["statusCode"] == 413
     assert push(method="POST")["statusCode"] == 404
     assert receive(event_for(stack.inbound_token[:-1], query_of(PUSH)))["statusCode"] == 403
-    from sms_gateway.dynamo_inbound import DynamoInboundStore
-    from sms_gateway.store import StoreError
+    from sms_gateway.adapters.dynamodb.inbound import DynamoInboundStore
+    from sms_gateway.domain.model import StoreError
 
     def fail(self, record):
         raise StoreError("simulated")

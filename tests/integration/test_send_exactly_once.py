@@ -128,7 +128,7 @@ def test_given_dynamodb_loses_the_response_of_a_write_that_succeeded_then_the_re
 ):
     # botocore retries a write whose first attempt succeeded but whose response was lost; the retry's
     # condition fails. It used to be read as a conflict (and later as outcome_unknown).
-    from sms_gateway import dynamo
+    from sms_gateway.adapters.dynamodb import messages as dynamo
 
     real_call = dynamo._call
 

@@ -212,7 +212,7 @@ def test_given_connection_dropped_after_request_was_sent_then_outcome_unknown_no
 
 def test_given_connection_refused_then_retried_later_without_loss(stack, asanak, send, monkeypatch):
     monkeypatch.setenv("ASANAK_BASE_URL", "http://127.0.0.1:9/webservice/v1rest")  # nothing listens there
-    from sms_gateway import factories
+    from sms_gateway import wiring as factories
 
     factories.reset()
     event = sqs_event({"to": "09121234567", "text": "refused"}, message_ids=["m-refused-conn"])
@@ -227,8 +227,8 @@ def test_given_connection_refused_then_retried_later_without_loss(stack, asanak,
 def test_given_crash_after_acceptance_before_storing_then_redelivery_reports_unknown_not_a_second_sms(
     stack, asanak, send, monkeypatch
 ):
-    from sms_gateway.dynamo import DynamoMessageStore
-    from sms_gateway.store import StoreError
+    from sms_gateway.adapters.dynamodb.messages import DynamoMessageStore
+    from sms_gateway.domain.model import StoreError
 
     real_settle = DynamoMessageStore.settle
     crashes = [StoreError("simulated: the function died after Asanak accepted")]
@@ -355,7 +355,7 @@ def test_no_log_line_or_event_contains_the_password_or_token(stack, asanak, send
 def leased_message(request_id: str, to: str, created_at):
     from datetime import timedelta
 
-    from sms_gateway.store import Message, State
+    from sms_gateway.domain.model import Message, State
 
     return Message(
         request_id=request_id,
@@ -390,8 +390,8 @@ def test_given_a_concurrent_delivery_already_sent_one_recipient_then_only_the_ot
     # stored the second recipient when ours leases it.
     from datetime import UTC, datetime, timedelta
 
-    from sms_gateway.dynamo import DynamoMessageStore
-    from sms_gateway.store import Lease, State
+    from sms_gateway.adapters.dynamodb.messages import DynamoMessageStore
+    from sms_gateway.domain.model import Lease, State
 
     store = DynamoMessageStore(stack.table_name)
     now = datetime.now(UTC)
@@ -417,8 +417,8 @@ def test_given_a_concurrent_delivery_holds_a_live_lease_then_it_is_left_alone_an
     # Regression: the second delivery used to settle the first one's in-flight recipient as unknown.
     from datetime import UTC, datetime, timedelta
 
-    from sms_gateway.dynamo import DynamoMessageStore
-    from sms_gateway.store import Lease, State
+    from sms_gateway.adapters.dynamodb.messages import DynamoMessageStore
+    from sms_gateway.domain.model import Lease, State
 
     store = DynamoMessageStore(stack.table_name)
     now = datetime.now(UTC)
@@ -483,9 +483,9 @@ def test_given_a_long_dead_attempt_of_another_message_then_a_redrive_reports_it_
     # A message crashed after asking Asanak, was dead-lettered, and is redriven under a new id later.
     from datetime import UTC, datetime, timedelta
 
-    from sms_gateway.dynamo import DynamoMessageStore
-    from sms_gateway.requests import parse_request
-    from sms_gateway.store import Lease
+    from sms_gateway.adapters.dynamodb.messages import DynamoMessageStore
+    from sms_gateway.domain.model import Lease
+    from sms_gateway.domain.sending.requests import parse_request
 
     body = {"to": ["09121234567", "09351234567"], "text": "crashed long ago", "id": "order-88"}
     fingerprint = parse_request(

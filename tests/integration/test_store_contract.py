@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sms_gateway.store import Lease, Message, State
+from sms_gateway.domain.model import Lease, Message, State
 
 from tests.fakes import MemoryMessageStore
 
@@ -18,7 +18,7 @@ NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 def store(request):
     if request.param == "memory":
         return MemoryMessageStore()
-    from sms_gateway.dynamo import DynamoMessageStore
+    from sms_gateway.adapters.dynamodb.messages import DynamoMessageStore
 
     harness = request.getfixturevalue("stack")
     return DynamoMessageStore(harness.table_name)
@@ -137,7 +137,7 @@ def test_given_a_leased_recipient_then_it_carries_the_request_fingerprint_and_ow
 
 
 def test_given_rejections_then_stored_once_and_a_repeat_is_told_apart(store):
-    from sms_gateway.store import Rejection, Rejections
+    from sms_gateway.domain.model import Rejection, Rejections
 
     rejections = Rejections("MSG#m1", "r1", {"k": "v"}, (Rejection(None, "invalid_json", "not JSON"),))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from sms_gateway.store import Blocked, Lease, Message
+from sms_gateway.domain.model import Blocked, Lease, Message
 
 from tests.fakes import MemoryMessageStore
 from tests.sim.world import World

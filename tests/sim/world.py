@@ -11,9 +11,9 @@ One schedule = one seed. The world holds:
 * **Crashes** at every boundary the send code crosses: before and after each store write, before and
   after each provider call and each publish. A crashed invocation stops dead: no later write, call or
   batch response.
-* **The real** :class:`sms_gateway.send.SendService`, on the in-memory store (proven equal to
-  DynamoDB by tests/integration/test_store_contract.py) or on DynamoDB itself (moto);
-* **the outbox's relay**: the real :class:`sms_gateway.publish.PublishService` reading the store's
+* **The real** :class:`sms_gateway.domain.sending.service.SendService`, on the in-memory store
+  (proven equal to DynamoDB by tests/integration/test_store_contract.py) or on DynamoDB itself (moto);
+* **the outbox's relay**: the real ``PublishService`` reading the store's
   stream in order, crashing like the senders, resuming from its last checkpoint as Lambda does.
 
 Invariants, checked after every step and at quiescence (after a healing phase that redelivers and
@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from asanak.errors import AmbiguousError, RejectedError, RetryableError
-from sms_gateway.publish import Change, PublishService
-from sms_gateway.send import Envelope, SendService
-from sms_gateway.store import Message, MessageStore, State
+from sms_gateway.domain.model import Message, MessageStore, State
+from sms_gateway.domain.publishing.service import Change, PublishService
+from sms_gateway.domain.sending.service import Envelope, SendService
 
 from tests.fakes import MemoryMessageStore, MemoryPublisher, ScriptedProvider
 

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 from asanak.inbound import InboundParseError, InboundSms
-from sms_gateway.events import Event
-from sms_gateway.outbox import events_for
-from sms_gateway.receive import (
+from sms_gateway.domain.events import Event
+from sms_gateway.domain.inbound.service import (
     MAX_REQUEST_BYTES,
     OPT_IN,
     OPT_OUT,
@@ -32,7 +31,8 @@ from sms_gateway.receive import (
     source_allowed,
     token_matches,
 )
-from sms_gateway.store import StoreError
+from sms_gateway.domain.model import StoreError
+from sms_gateway.domain.publishing.outbox import events_for
 
 # The template's defaults (OptOutKeywords / OptInKeywords).
 OPT_OUT_DEFAULTS = ["لغو", "لغو11", "لغو ۱۱", "انصراف", "stop", "cancel", "unsubscribe", "off", "11"]

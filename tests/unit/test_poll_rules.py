@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from asanak.statuses import FOUR_HOURS, MessageStatus, status_info
-from sms_gateway.poll import (
+from sms_gateway.domain.model import Message, State
+from sms_gateway.domain.tracking.service import (
     EXPIRED_STATUS,
     FINAL_RANK,
     SAFETY_MARGIN_SECONDS,
@@ -15,7 +16,6 @@ from sms_gateway.poll import (
     run_budget,
     transition,
 )
-from sms_gateway.store import Message, State
 
 ACCEPTED = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 HORIZON = timedelta(hours=24)

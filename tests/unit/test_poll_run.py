@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from asanak.statuses import MessageStatus, status_info
-from sms_gateway.poll import Change, Count, TrackingService, TrackingStore
-from sms_gateway.store import Message, State
+from sms_gateway.domain.model import Message, State
+from sms_gateway.domain.tracking.service import Change, Count, TrackingService, TrackingStore
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 ACCEPTED = NOW - timedelta(minutes=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from asanak.client import classify_answer
 from asanak.errors import AmbiguousError, AsanakError, RetryableError
-from sms_gateway.provider_failures import FailureKind, classify
+from sms_gateway.domain.provider_failures import FailureKind, classify
 
 HTML_403 = "<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>denied</body></html>"
 V2_INVALIDS = (

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 
-from sms_gateway.events import PublishError
-from sms_gateway.outbox import events_for
-from sms_gateway.publish import Change, PublishService
-from sms_gateway.store import Message, State
+from sms_gateway.domain.events import PublishError
+from sms_gateway.domain.model import Message, State
+from sms_gateway.domain.publishing.outbox import events_for
+from sms_gateway.domain.publishing.service import Change, PublishService
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -93,7 +93,7 @@ def test_given_every_event_out_then_an_items_changes_go_out_in_their_order():
 
 def test_given_eventbridge_counts_more_failures_than_it_names_then_none_of_the_batch_counts_as_out():
     # An unnamed failure must not pass for a published event: the whole batch is sent again.
-    from sms_gateway.events import EventBridgePublisher
+    from sms_gateway.domain.events import EventBridgePublisher
 
     class Bus:
         def __init__(self) -> None:

@@ -10,7 +10,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from sms_gateway.config import DLQ_RETENTION_HOURS
+from sms_gateway.settings import DLQ_RETENTION_HOURS
 
 from local_stack.iam import FUNCTIONS, template_actions
 from local_stack.template import Stack, load_template, parameter_values

@@ -1,7 +1,7 @@
 """The domain's view of stored messages: plain dataclasses and the port the send service needs.
 
-The DynamoDB adapter (:mod:`sms_gateway.dynamo`) implements :class:`MessageStore`; tests may pass
-in-memory fakes that subclass it. Nothing here imports boto3 or pynamodb.
+The DynamoDB adapter (:mod:`sms_gateway.adapters.dynamodb.messages`) implements :class:`MessageStore`;
+tests may pass in-memory fakes that subclass it. Nothing here imports boto3 or pynamodb.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ request whose first response was lost) is recognised from the stored item and is
 
 class MessageStore(ABC):
     """Port: what the send service needs from storage. Every method that changes a recipient is one
-    conditional write per recipient; see the state machine in :mod:`sms_gateway.send`."""
+    conditional write per recipient; see the state machine in :mod:`sms_gateway.domain.sending.service`."""
 
     @abstractmethod
     def messages_of(self, request_id: str) -> dict[str, Message]:

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.update import Action
 
-from sms_gateway.models import (
+from sms_gateway.adapters.dynamodb.items import (
     OPTOUT_SK,
     PARK_SK,
     REJECTED_SK,
@@ -31,7 +31,7 @@ from sms_gateway.models import (
     park_pk,
     request_pk,
 )
-from sms_gateway.store import (
+from sms_gateway.domain.model import (
     Blocked,
     Lease,
     Message,
@@ -42,7 +42,7 @@ from sms_gateway.store import (
     StoreError,
     settled_alike,
 )
-from sms_gateway.tracking import shard_for
+from sms_gateway.domain.tracking.schedule import shard_for
 
 WRITE_CONCURRENCY = 8
 BATCH_GET_LIMIT = 100

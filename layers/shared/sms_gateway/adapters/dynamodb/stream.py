@@ -1,4 +1,5 @@
-"""DynamoDB Streams adapter: a stream record's images as the domain's items (see :mod:`sms_gateway.outbox`).
+"""DynamoDB Streams adapter: a stream record's images as the domain's items (see
+:mod:`sms_gateway.domain.publishing.outbox`).
 
 Only item types that publish events are read (recipients, rejections, inbound SMS); every other item
 (opt-outs, parked requests, the credit check) is ``None``, a change the outbox ignores.
@@ -8,11 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sms_gateway.dynamo import to_message, to_rejections
-from sms_gateway.dynamo_inbound import to_record
-from sms_gateway.models import INBOUND_SK, REJECTED_SK, InboundItem, MessageItem, RejectionItem
-from sms_gateway.outbox import Image
-from sms_gateway.publish import Change, Unreadable
+from sms_gateway.adapters.dynamodb.inbound import to_record
+from sms_gateway.adapters.dynamodb.items import (
+    INBOUND_SK,
+    REJECTED_SK,
+    InboundItem,
+    MessageItem,
+    RejectionItem,
+)
+from sms_gateway.adapters.dynamodb.messages import to_message, to_rejections
+from sms_gateway.domain.publishing.outbox import Image
+from sms_gateway.domain.publishing.service import Change, Unreadable
 
 
 def image_of(raw: dict[str, Any] | None) -> Image:
@@ -30,8 +37,8 @@ def image_of(raw: dict[str, Any] | None) -> Image:
 
 
 def change_of(record: dict[str, Any]) -> Change:
-    """A DynamoDB stream record (as Lambda delivers it) as a :class:`~sms_gateway.publish.Change`; an
-    image that cannot be read becomes :class:`~sms_gateway.publish.Unreadable` (that change fails alone)."""
+    """A DynamoDB stream record (as Lambda delivers it) as a a ``Change``; an
+    image that cannot be read becomes ``Unreadable`` (that change fails alone)."""
     stream = record["dynamodb"]
     keys = stream.get("Keys", {})
     return Change(

@@ -25,7 +25,7 @@ another's      holder died and may have                        token, ``lease_un
                called Asanak                                   now
 ``sending``,   the lease is live: a concurrent   unchanged     none; the record is retried  —
 another's      delivery is sending it
-``accepted``   poll: the status changes          ``accepted``  see :mod:`sms_gateway.poll`  SMS Status
+``accepted``   poll: the status changes          ``accepted``  see tracking.service          SMS Status
                                                  / ``final``                                Changed
 =============  ================================  ============  ===========================  ================
 
@@ -49,8 +49,8 @@ Around the state machine:
   and the writes after it; what is left is released and its records retried.
 * **Events.** Nothing here calls EventBridge: the transitions above *are* the events (a transactional
   outbox). The table's stream hands each stored change to the publish function, which turns it into
-  its event (:mod:`sms_gateway.outbox`); rejections of whole requests or numbers are stored as a
-  rejection item for the same reason.
+  its event (:mod:`sms_gateway.domain.publishing.outbox`); rejections of whole requests or numbers
+  are stored as a rejection item for the same reason.
 * **Poison.** Whatever a body makes the parser raise, the request is rejected once and never retried;
   only infrastructure errors (the table, the secret) make a record retry.
 * **Requests without ``id``.** Before anything is sent, the request id (the SQS message id) is parked
@@ -75,13 +75,13 @@ from datetime import datetime, timedelta
 
 from asanak.client import MAX_BATCH
 
-from sms_gateway.events import Reason
-from sms_gateway.metrics import Metrics, NoMetrics
-from sms_gateway.provider import SmsProvider
-from sms_gateway.provider_failures import FailureKind, ProviderFailure, classify
-from sms_gateway.requests import PoisonRequest, SmsRequest, parse_request
-from sms_gateway.store import Blocked, Lease, Message, MessageStore, Rejection, Rejections, State
-from sms_gateway.tracking import first_check_at
+from sms_gateway.adapters.asanak_provider import SmsProvider
+from sms_gateway.domain.events import Reason
+from sms_gateway.domain.model import Blocked, Lease, Message, MessageStore, Rejection, Rejections, State
+from sms_gateway.domain.ports import Metrics, NoMetrics
+from sms_gateway.domain.provider_failures import FailureKind, ProviderFailure, classify
+from sms_gateway.domain.sending.requests import PoisonRequest, SmsRequest, parse_request
+from sms_gateway.domain.tracking.schedule import first_check_at
 
 logger = logging.getLogger("sms_gateway.send")
 

@@ -9,12 +9,12 @@ One run (the poll function, on a schedule) does, within its time budget:
    in rounds of ``concurrency`` × 100.
 3. **msgstatus.** Each round is asked about in calls of at most 100 msgids, ``concurrency`` at once.
    A call that fails (provider unavailable, firewall, credentials) leaves its messages due for the
-   next run and counts ``ProviderError_<kind>`` (kinds of :mod:`sms_gateway.provider_failures`, the
+   next run and counts ``ProviderError_<kind>`` (kinds of :mod:`sms_gateway.domain.provider_failures`, the
    send path's too); the run goes on.
 4. **Changes.** What came back is applied by the rules below; each change is one conditional write,
    and its ``SMS Status Changed`` event follows from that write through the table's stream
-   (:mod:`sms_gateway.outbox`). Unchanged messages are only rescheduled (no event). A round's writes
-   go out concurrently.
+   (:mod:`sms_gateway.domain.publishing.outbox`). Unchanged messages are only rescheduled (no event).
+   A round's writes go out concurrently.
 5. **Budget.** No new round starts once the budget is spent; what is left stays due for the next run.
 6. **Counts.** ``InFlight`` (and ``Backlog`` when the budget was spent) are counted on the index page by
    page, within the same budget: one page per shard at least, more only while the budget lasts (and at
@@ -82,10 +82,16 @@ from asanak.client import MAX_BATCH, chunked
 from asanak.errors import AsanakError
 from asanak.statuses import FOUR_HOURS, MessageStatus
 
-from sms_gateway import provider_failures
-from sms_gateway.metrics import Metrics, NoMetrics
-from sms_gateway.store import Message
-from sms_gateway.tracking import EXPIRED_NAME, EXPIRED_OUTCOME, EXPIRED_STATUS, next_check_at, outcome_of
+from sms_gateway.domain import provider_failures
+from sms_gateway.domain.model import Message
+from sms_gateway.domain.ports import Metrics, NoMetrics
+from sms_gateway.domain.tracking.schedule import (
+    EXPIRED_NAME,
+    EXPIRED_OUTCOME,
+    EXPIRED_STATUS,
+    next_check_at,
+    outcome_of,
+)
 
 logger = logging.getLogger("sms_gateway.poll")
 
@@ -135,7 +141,9 @@ class Change:
 
 
 class TrackingStore:
-    """Port: what tracking needs from storage (DynamoDB adapter: :mod:`sms_gateway.dynamo_tracking`).
+    """Port: what tracking needs from storage.
+
+    DynamoDB adapter: :mod:`sms_gateway.adapters.dynamodb.tracking`.
 
     Every write is conditional; methods returning ``bool`` return ``False`` when the condition failed
     (another run got there first), never raise for it.
@@ -238,8 +246,9 @@ def transition(
 
 
 def next_check_for(message: Message, status: int | None, now: datetime, horizon: timedelta) -> datetime:
-    """When a message showing ``status`` is next asked about: by age (:mod:`sms_gateway.tracking`),
-    but never after the horizon, and right at 4 hours for a 12/13 that turns final then."""
+    """When a message showing ``status`` is next asked about: by age
+    (:mod:`sms_gateway.domain.tracking.schedule`), but never after the horizon, and right at 4 hours
+    for a 12/13 that turns final then."""
     accepted = accepted_at(message)
     when = min(next_check_at(accepted, now), accepted + horizon)
     if status is not None and statuses.status_info(status).final is None and now - accepted < FOUR_HOURS:

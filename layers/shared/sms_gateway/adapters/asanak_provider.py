@@ -16,7 +16,7 @@ import urllib3
 from asanak.client import AsanakClient
 from asanak.errors import CredentialsError
 
-from sms_gateway.credentials import Credentials, SecretCredentials
+from sms_gateway.adapters.secrets import Credentials, SecretCredentials
 
 T = TypeVar("T")
 

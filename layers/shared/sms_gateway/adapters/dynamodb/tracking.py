@@ -19,8 +19,7 @@ from pynamodb.exceptions import PynamoDBException, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from sms_gateway.dynamo import epoch, to_message
-from sms_gateway.models import (
+from sms_gateway.adapters.dynamodb.items import (
     CREDIT_PK,
     CREDIT_SK,
     INFLIGHT_INDEX,
@@ -30,9 +29,10 @@ from sms_gateway.models import (
     message_sk,
     request_pk,
 )
-from sms_gateway.poll import COUNT_MAX_PAGES, Change, Count, TrackingStore
-from sms_gateway.store import Message, State, StoreError
-from sms_gateway.tracking import TRACK_SHARDS
+from sms_gateway.adapters.dynamodb.messages import epoch, to_message
+from sms_gateway.domain.model import Message, State, StoreError
+from sms_gateway.domain.tracking.schedule import TRACK_SHARDS
+from sms_gateway.domain.tracking.service import COUNT_MAX_PAGES, Change, Count, TrackingStore
 
 logger = logging.getLogger("sms_gateway.dynamo_tracking")
 
@@ -81,7 +81,7 @@ class DynamoTrackingStore(TrackingStore):
 
     def _count(self, condition: Condition | None, stop: Callable[[], bool], what: str) -> Count:
         """Select=COUNT page by page on every shard: the first page always, more while ``stop()`` is
-        false, at most :data:`~sms_gateway.poll.COUNT_MAX_PAGES` per shard."""
+        false, at most :data:`~sms_gateway.domain.tracking.service.COUNT_MAX_PAGES` per shard."""
         total, exact = 0, True
         connection = MessageItem._get_connection()
         try:

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Union
 
 from asanak import statuses
 
-from sms_gateway import events
-from sms_gateway.events import Event, Reason
-from sms_gateway.store import Message, Rejections, State
-from sms_gateway.tracking import outcome_of
+from sms_gateway.domain import events
+from sms_gateway.domain.events import Event, Reason
+from sms_gateway.domain.model import Message, Rejections, State
+from sms_gateway.domain.tracking.schedule import outcome_of
 
 if TYPE_CHECKING:  # the publish function's cold start does without the receive module's parsers
-    from sms_gateway.receive import InboundRecord
+    from sms_gateway.domain.inbound.service import InboundRecord
 
 Image = Union[Message, Rejections, "InboundRecord", None]
 
@@ -50,7 +50,7 @@ def events_for(old: Image, new: Image) -> list[Event]:
         return []
     if isinstance(new, Rejections):
         return rejection_events(new)
-    from sms_gateway.receive import received_event
+    from sms_gateway.domain.inbound.service import received_event
 
     return [received_event(new)]
 

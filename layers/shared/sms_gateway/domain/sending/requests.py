@@ -25,7 +25,7 @@ from typing import Any
 from asanak.numbers import InvalidNumberError, normalize_number, normalize_sender
 from asanak.text import count_parts
 
-from sms_gateway.events import Reason
+from sms_gateway.domain.events import Reason
 
 MAX_TEXT_CHARS = 1000
 MAX_RECIPIENTS = 1000

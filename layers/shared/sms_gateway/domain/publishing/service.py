@@ -1,6 +1,6 @@
 """Publishing: the table's stream in, one event per stored state change out (the outbox's relay).
 
-A batch of stream records is turned into events by :func:`sms_gateway.outbox.events_for`; they go to
+A batch of stream records is turned into events by ``outbox.events_for``; they go to
 EventBridge together (batches of ten, a few at once; refused entries are retried). A record any of
 whose events did not go out is reported failed: Lambda retries from it (in order per item), splits the
 batch to isolate it, and after ``MaximumRecordAgeInSeconds`` hands it to the on-failure queue. Nothing
@@ -13,9 +13,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sms_gateway.events import Event, EventPublisher, PublishError
-from sms_gateway.metrics import Metrics, NoMetrics
-from sms_gateway.outbox import Image, events_for
+from sms_gateway.domain.events import Event, EventPublisher, PublishError
+from sms_gateway.domain.ports import Metrics, NoMetrics
+from sms_gateway.domain.publishing.outbox import Image, events_for
 
 logger = logging.getLogger("sms_gateway.publish")
 

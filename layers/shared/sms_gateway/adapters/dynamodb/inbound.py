@@ -5,7 +5,7 @@ item holds its latest instruction by the provider's receive time: an opt-out or 
 (``UpdateItem``) only when it is newer than the stored one, and an opt-in is kept as a tombstone
 (``state = opted_in``), never deleted, so an older opt-out arriving late cannot undo it. At the same
 second an opt-out wins, whichever arrives first. Errors other than a failed condition become
-:class:`~sms_gateway.store.StoreError`.
+:class:`~sms_gateway.domain.model.StoreError`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from sms_gateway.models import (
+from sms_gateway.adapters.dynamodb.items import (
     INBOUND_SK,
     OPTED_IN,
     OPTED_OUT,
@@ -26,8 +26,8 @@ from sms_gateway.models import (
     OptOutItem,
     bind_table,
 )
-from sms_gateway.receive import InboundRecord, InboundStore
-from sms_gateway.store import StoreError
+from sms_gateway.domain.inbound.service import InboundRecord, InboundStore
+from sms_gateway.domain.model import StoreError
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 

@@ -10,23 +10,23 @@ import functools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sms_gateway.config import (
+from sms_gateway.adapters.secrets import InboundToken, SecretCredentials
+from sms_gateway.domain.events import EventBridgePublisher
+from sms_gateway.settings import (
     CommonSettings,
     clear_settings_cache,
     poll_settings,
     receive_settings,
     send_settings,
 )
-from sms_gateway.credentials import InboundToken, SecretCredentials
-from sms_gateway.events import EventBridgePublisher
 
 if TYPE_CHECKING:  # each handler imports only its own service's module, on first use
-    from sms_gateway.metrics import Metrics
-    from sms_gateway.poll import TrackingService
-    from sms_gateway.provider import AsanakProvider
-    from sms_gateway.publish import PublishService
-    from sms_gateway.receive import InboundService
-    from sms_gateway.send import SendService
+    from sms_gateway.adapters.asanak_provider import AsanakProvider
+    from sms_gateway.domain.inbound.service import InboundService
+    from sms_gateway.domain.ports import Metrics
+    from sms_gateway.domain.publishing.service import PublishService
+    from sms_gateway.domain.sending.service import SendService
+    from sms_gateway.domain.tracking.service import TrackingService
 
 
 def utc_now() -> datetime:
@@ -53,7 +53,7 @@ def inbound_token(secret_id: str, max_age: int) -> InboundToken:
 @functools.cache
 def provider(common: CommonSettings, pool_size: int) -> AsanakProvider:
     """One Asanak adapter (and connection pool) per settings, shared by the warm invocations."""
-    from sms_gateway.provider import AsanakProvider
+    from sms_gateway.adapters.asanak_provider import AsanakProvider
 
     return AsanakProvider(
         credentials(common.secret_id, common.secret_max_age),
@@ -66,7 +66,7 @@ def provider(common: CommonSettings, pool_size: int) -> AsanakProvider:
 
 @functools.cache
 def message_store(table_name: str) -> Any:
-    from sms_gateway.dynamo import DynamoMessageStore
+    from sms_gateway.adapters.dynamodb.messages import DynamoMessageStore
 
     return DynamoMessageStore(table_name)
 
@@ -78,7 +78,7 @@ def publisher(bus_name: str) -> EventBridgePublisher:
 
 @functools.cache
 def send_service(metrics: Metrics) -> SendService:
-    from sms_gateway.send import SendService
+    from sms_gateway.domain.sending.service import SendService
 
     settings = send_settings()
     common = settings.common
@@ -99,14 +99,14 @@ FACTORIES: list[Any] = [eventbridge_client, credentials, provider, message_store
 
 @functools.cache
 def inbound_store(table_name: str) -> Any:
-    from sms_gateway.dynamo_inbound import DynamoInboundStore
+    from sms_gateway.adapters.dynamodb.inbound import DynamoInboundStore
 
     return DynamoInboundStore(table_name)
 
 
 @functools.cache
 def receive_service(metrics: Metrics) -> InboundService:
-    from sms_gateway.receive import InboundService
+    from sms_gateway.domain.inbound.service import InboundService
 
     settings = receive_settings()
     common = settings.common
@@ -128,14 +128,14 @@ FACTORIES += [inbound_token, inbound_store, receive_service]
 
 @functools.cache
 def tracking_store(table_name: str) -> Any:
-    from sms_gateway.dynamo_tracking import DynamoTrackingStore
+    from sms_gateway.adapters.dynamodb.tracking import DynamoTrackingStore
 
     return DynamoTrackingStore(table_name)
 
 
 @functools.cache
 def poll_service(metrics: Metrics) -> TrackingService:
-    from sms_gateway.poll import TrackingService
+    from sms_gateway.domain.tracking.service import TrackingService
 
     settings = poll_settings()
     common = settings.common
@@ -155,8 +155,8 @@ FACTORIES += [tracking_store, poll_service]
 
 @functools.cache
 def publish_service(metrics: Metrics) -> PublishService:
-    from sms_gateway.config import publish_settings
-    from sms_gateway.publish import PublishService
+    from sms_gateway.domain.publishing.service import PublishService
+    from sms_gateway.settings import publish_settings
 
     return PublishService(publisher(publish_settings().event_bus_name), metrics=metrics)
 

@@ -20,7 +20,8 @@ What happens to one push, in order (the first failing check answers; nothing is 
    Both are idempotent.
 6. **Store once.** The push key is derived from the push itself (:func:`push_key`): a retried push has
    the same key. The item is created with a conditional write; its creation reaches the table's
-   stream, from which the publish function sends ``SMS Received`` (:mod:`sms_gateway.outbox`).
+   stream, from which the publish function sends ``SMS Received``
+   (:mod:`sms_gateway.domain.publishing.outbox`).
 
 A push whose key is already stored does nothing more. If an attempt died before step 6, Asanak's retry
 (it got no 200) runs both steps again. Events are at least once, like EventBridge itself: consumers
@@ -44,9 +45,9 @@ from typing import Literal
 from asanak.inbound import InboundSms, parse_inbound, parse_query
 from asanak.numbers import to_ascii_digits
 
-from sms_gateway import events
-from sms_gateway.events import Event
-from sms_gateway.metrics import Metrics, NoMetrics
+from sms_gateway.domain import events
+from sms_gateway.domain.events import Event
+from sms_gateway.domain.ports import Metrics, NoMetrics
 
 logger = logging.getLogger("sms_gateway.receive")
 
@@ -110,7 +111,7 @@ class InboundRecord:
 
 
 class InboundStore:
-    """Port: what receiving needs from storage. :mod:`sms_gateway.dynamo_inbound` implements it."""
+    """Port: what receiving needs from storage. :mod:`sms_gateway.adapters.dynamodb.inbound` implements it."""
 
     def create(self, record: InboundRecord) -> bool:
         """Store ``record`` unless its key exists; True when it was created by this call."""
