@@ -24,7 +24,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from asanak.client import MAX_BATCH, AsanakClient, chunked
+from asanak.batching import MAX_BATCH
+from asanak.client import AsanakClient, chunked
 from asanak.numbers import InvalidNumberError, normalize_number
 
 

@@ -5,8 +5,8 @@ process, invoked with realistic Lambda events and the function's environment fro
 the integration tests; the sandbox runs in this process too. moto's server runs in a process of its
 own (as the local stack runs it): the emulation's CPU then does not compete with the handler's for
 one interpreter lock, as DynamoDB's does not compete with a Lambda function's. The gateway runs on
-the sandbox's clock (``factories.utc_now``), so
-:meth:`World.advance` ages the provider's statuses and the gateway's "now" together.
+the sandbox's clock (``wiring.use_clock``), so :meth:`World.advance` ages the provider's statuses
+and the gateway's "now" together.
 """
 
 from __future__ import annotations
@@ -219,9 +219,9 @@ class World:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        from sms_gateway import wiring as factories
+        from sms_gateway import wiring
 
-        factories.reset()
+        wiring.use_clock(None)
         self.sandbox.stop()
         if self.moto is not None:
             self.moto.stop()
@@ -246,10 +246,9 @@ class World:
 
     def rebuild(self) -> None:
         """Forget cached settings, clients and services; run the gateway on the sandbox's clock."""
-        from sms_gateway import wiring as factories
+        from sms_gateway import wiring
 
-        factories.reset()
-        factories.utc_now = self.sandbox.clock.now
+        wiring.use_clock(self.sandbox.clock.now)
 
     # -- the functions -------------------------------------------------------------------------------
     def send(self, bodies: list[dict[str, Any]]) -> dict[str, Any]:

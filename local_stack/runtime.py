@@ -558,9 +558,9 @@ _HANDLER: dict[str, Callable[[dict[str, Any], Any], Any]] = {}  # this process's
 def _function_process(name: str, handler: str, environment: dict[str, str], clock: SimClock) -> None:
     """Become one function's execution environment: its variables and credentials, its handler."""
     os.environ.update(environment)
-    from sms_gateway import wiring as factories
+    from sms_gateway import wiring
 
-    factories.utc_now = clock.now  # the whole local world runs on one clock
+    wiring.use_clock(clock.now)  # the whole local world runs on one clock
     module_name, function_name = handler.rsplit(".", 1)
     _HANDLER["handler"] = getattr(importlib.import_module(f"functions.{name}.{module_name}"), function_name)
 

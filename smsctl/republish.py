@@ -19,7 +19,7 @@ from smsctl.producer import Target
 def republish(target: Target, since: datetime, *, dry_run: bool = False) -> dict[str, int]:
     """Publish the events of every item changed at or after ``since``; return counts by detail-type."""
     from sms_gateway.adapters.dynamodb.stream import image_of
-    from sms_gateway.domain.events import EventBridgePublisher
+    from sms_gateway.adapters.eventbridge import EventBridgePublisher
     from sms_gateway.domain.publishing.outbox import current_events
 
     if not target.table_name or not target.bus_name:

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from asanak.errors import AsanakError
+from sms_gateway.adapters.asanak_provider import classify
 from sms_gateway.domain.events import Event
-from sms_gateway.domain.model import Blocked, Lease, Message, MessageStore, Rejections, State
+from sms_gateway.domain.model import Blocked, Count, Lease, Message, Rejections, State, StatusChange
+from sms_gateway.domain.ports import EventPublisher, MessageStore, SmsProvider, TrackingStore
 from sms_gateway.domain.publishing.service import Change
 
 Hook = Callable[[str, Sequence[Message]], None]
@@ -196,7 +201,7 @@ def _same_outcome(wanted: Message, stored: Message) -> bool:
     )
 
 
-class MemoryPublisher:
+class MemoryPublisher(EventPublisher):
     """Records what was published; ``before``/``after`` hooks as the store's."""
 
     def __init__(self, before: Callable[[str], None] | None = None) -> None:
@@ -210,9 +215,11 @@ class MemoryPublisher:
             self.events.extend(events)
 
 
-class ScriptedProvider:
+class ScriptedProvider(SmsProvider):
     """A provider whose answer to each ``send`` is decided by ``answer(destinations, text)``: return
-    msgids or raise. Every call is recorded."""
+    msgids or raise. Every call is recorded. An Asanak error raised by ``answer`` reaches the service
+    as the Asanak adapter hands it over (classified into a ProviderFailure), so scripts are written in
+    the provider's terms."""
 
     def __init__(self, answer: Callable[[Sequence[str], str], list[str]] | None = None) -> None:
         self.calls: list[tuple[str, tuple[str, ...], str]] = []
@@ -224,7 +231,10 @@ class ScriptedProvider:
     def send(self, source: str, destinations: Sequence[str], text: str) -> list[str]:
         with self._lock:
             self.calls.append((source, tuple(destinations), text))
-        return self._answer(destinations, text)
+        try:
+            return self._answer(destinations, text)
+        except AsanakError as error:
+            raise classify(error) from error
 
     def status(self, msgids: Sequence[str]) -> list:
         return []
@@ -281,3 +291,49 @@ def hooked_dynamo_store(table_name: str, client: Any, streams: Any) -> MessageSt
     store = Hooked(table_name)
     store.hook()
     return store
+
+
+class MemoryTrackingStore(TrackingStore):
+    """Just enough of the port for a run: every write succeeds; counting reads pages of ``page``."""
+
+    def __init__(self, messages: list[Message], page: int = 1000) -> None:
+        self.messages = {m.msgid: m for m in messages}
+        self.page = page
+        self.count_pages = 0
+        self._lock = threading.Lock()
+
+    def due(self, now: datetime, page_size: int) -> Iterator[Message]:
+        yield from [replace(m) for m in self.messages.values() if not m.final]
+
+    def apply_change(
+        self, message: Message, change: StatusChange, *, next_check: datetime | None, now: datetime
+    ) -> bool:
+        with self._lock:
+            stored = self.messages[message.msgid or ""]
+            stored.status, stored.final = change.status, change.final
+        return True
+
+    def reschedule(self, message: Message, *, next_check, now, unknown_code) -> None:
+        return None
+
+    def _count(self, total: int, stop: Callable[[], bool]) -> Count:
+        counted = 0
+        while True:
+            self.count_pages += 1
+            counted = min(total, counted + self.page)
+            if counted == total:
+                return Count(counted)
+            if stop():
+                return Count(counted, exact=False)
+
+    def count_in_flight(self, *, stop: Callable[[], bool]) -> Count:
+        return self._count(sum(not m.final for m in self.messages.values()), stop)
+
+    def count_due(self, now: datetime, *, stop: Callable[[], bool]) -> Count:
+        return self._count(sum(not m.final for m in self.messages.values()), stop)
+
+    def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
+        return False
+
+    def record_credit(self, credit: Decimal, now: datetime) -> None:
+        return None

@@ -92,7 +92,7 @@ def _warm_objects() -> tuple[Any, ...]:
     from sms_gateway.adapters.dynamodb import items as models
 
     return (
-        tuple(factory.cache_info().currsize for factory in factories.FACTORIES),
+        tuple(getter.cache_info().currsize for getter in factories.CACHED),
         tuple(id(model._connection) for model in models.ALL_MODELS),
         tuple(id(provider) for provider in DEFAULT_PROVIDERS.values()),
     )

@@ -3,9 +3,7 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sms_gateway.domain.tracking.service import run_budget
-from sms_gateway.settings import poll_settings
-from sms_gateway.wiring import poll_service
+from sms_gateway.wiring import poll_budget, poll_service
 
 logger = Logger()
 tracer = Tracer()
@@ -17,5 +15,5 @@ copy_config_to_registered_loggers(source_logger=logger, include={"sms_gateway", 
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    budget = run_budget(poll_settings().budget_seconds, context.get_remaining_time_in_millis() / 1000)
+    budget = poll_budget(context.get_remaining_time_in_millis() / 1000)
     return poll_service(metrics).run(budget_seconds=budget).to_dict()

@@ -4,8 +4,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sms_gateway.adapters.dynamodb.stream import change_of
-from sms_gateway.wiring import publish_service
+from sms_gateway.wiring import publish_service, stream_changes
 
 logger = Logger()
 tracer = Tracer()
@@ -18,7 +17,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"sms_gateway"})
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    changes = [change_of(record) for record in event.get("Records", [])]
+    changes = stream_changes(event.get("Records", []))
     outcome = publish_service(metrics).publish(changes)
     return process_partial_response(
         event=event,

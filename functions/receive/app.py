@@ -7,7 +7,6 @@ Powertools' own debug logging of route arguments is switched off below).
 
 import logging
 
-from asanak.inbound import InboundParseError
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -15,10 +14,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sms_gateway.adapters.secrets import SecretError
-from sms_gateway.domain.events import PublishError
-from sms_gateway.domain.inbound.service import Forbidden, InboundRequest, RequestTooLarge
-from sms_gateway.domain.model import StoreError
+from sms_gateway.domain.errors import (
+    Forbidden,
+    InboundParseError,
+    PublishError,
+    RequestTooLarge,
+    SecretError,
+    StoreError,
+)
+from sms_gateway.domain.inbound.service import InboundRequest
 from sms_gateway.wiring import receive_service
 
 TEXT = "text/plain; charset=utf-8"

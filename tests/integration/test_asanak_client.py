@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 import urllib3
-from asanak.client import MAX_BATCH, AsanakClient, chunked
+from asanak.batching import MAX_BATCH
+from asanak.client import AsanakClient, chunked
 from asanak.errors import (
     AmbiguousError,
     AsanakError,

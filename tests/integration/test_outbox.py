@@ -20,7 +20,8 @@ from tests.integration.test_receive_function import PUSH, event_for, ok, query_o
 @pytest.fixture(params=["publish function crashes", "bus refuses every entry"])
 def outage(request, monkeypatch):
     """An outage of publishing that lasts until ``outage["on"]`` is set False."""
-    from sms_gateway.domain.events import EventBridgePublisher, PublishError
+    from sms_gateway.adapters.eventbridge import EventBridgePublisher
+    from sms_gateway.domain.errors import PublishError
     from sms_gateway.domain.publishing.service import PublishService
 
     state = {"on": True}
@@ -54,11 +55,12 @@ def run(handler_module: str, event, context=None):
 
 
 def test_given_publishing_down_after_every_kind_of_write_then_each_event_goes_out_once_it_is_back(
-    stack, asanak, outage, monkeypatch
+    stack, asanak, outage, request
 ):
-    from sms_gateway import wiring as factories
+    from sms_gateway import wiring
 
-    monkeypatch.setattr(factories, "utc_now", asanak.clock.now)  # send and poll on the sandbox's clock
+    wiring.use_clock(asanak.clock.now)  # send and poll on the sandbox's clock
+    request.addfinalizer(lambda: wiring.use_clock(None))
     asanak.inject(Fault("accept_then_500", method="sendsms"))  # queued, then a 500: outcome unknown
     first = run("send", sqs_event({"to": "09131112222", "text": "first call", "id": "unknown-1"}))
     asanak.refuse_destinations(["989351234567"], named=True)
@@ -102,7 +104,8 @@ def test_given_the_stream_gave_up_on_a_batch_then_republish_since_publishes_its_
     # `smsctl republish --since` fills the gap from the table with the ids the stream would have used.
     from datetime import UTC, datetime, timedelta
 
-    from sms_gateway.domain.events import EventBridgePublisher, PublishError
+    from sms_gateway.adapters.eventbridge import EventBridgePublisher
+    from sms_gateway.domain.errors import PublishError
 
     from smsctl.producer import Target
     from smsctl.republish import republish

@@ -1,6 +1,6 @@
 """The poll function, invoked with the sample scheduled event, against moto and the Asanak sandbox over HTTP.
 
-The gateway runs on the sandbox's clock (``factories.utc_now`` is the sandbox clock), so
+The gateway runs on the sandbox's clock (``wiring.use_clock``), so
 ``asanak.clock.advance(s)`` ages the provider's statuses and the gateway's "now" together.
 """
 
@@ -40,10 +40,11 @@ class RecordedMetrics:
 @pytest.fixture
 def world(stack, asanak, lambda_context, monkeypatch):
     """Send and poll handlers on one clock (the sandbox's), with helpers to read what happened."""
-    from sms_gateway import wiring as factories
+    from sms_gateway import wiring
 
-    monkeypatch.setattr(factories, "utc_now", asanak.clock.now)
-    return World(stack, asanak, lambda_context)
+    wiring.use_clock(asanak.clock.now)
+    yield World(stack, asanak, lambda_context)
+    wiring.use_clock(None)
 
 
 class World:
@@ -79,22 +80,13 @@ class World:
 
     def service(self, **overrides: Any):
         """A TrackingService on the real adapters and settings (for runs driven from the test)."""
-        from sms_gateway import wiring as factories
-        from sms_gateway.domain.tracking.service import TrackingService
+        from sms_gateway import wiring
         from sms_gateway.settings import poll_settings
 
-        settings = poll_settings()
-        common = settings.common
-        parts: dict[str, Any] = {
-            "store": self.store,
-            "provider": factories.provider(common, settings.status_concurrency),
-            "clock": factories.utc_now,
-            "tracking_horizon": timedelta(hours=settings.tracking_hours),
-            "concurrency": settings.status_concurrency,
-            "credit_interval": timedelta(minutes=settings.credit_check_minutes),
-            "metrics": RecordedMetrics(),
-        }
-        return TrackingService(**{**parts, **overrides})
+        metrics = overrides.pop("metrics", RecordedMetrics())
+        return wiring.build_poll_service(
+            poll_settings(), clock=self.asanak.clock.now, metrics=metrics, **overrides
+        )
 
     def statuses(self) -> list[tuple[str, int, bool]]:
         return [(d["msgid"], d["status"], d["final"]) for d in self.stack.details(STATUS_CHANGED)]
@@ -345,7 +337,8 @@ def test_given_two_overlapping_runs_then_each_change_is_published_once_and_credi
 def test_given_the_bus_refuses_a_status_event_then_it_goes_out_once_the_bus_is_back(world, monkeypatch):
     # The change is one write; its event follows from the table's stream. A refused event is neither
     # lost nor a reason to write the change again (it used to take a pending token and a second write).
-    from sms_gateway.domain.events import EventBridgePublisher, PublishError
+    from sms_gateway.adapters.eventbridge import EventBridgePublisher
+    from sms_gateway.domain.errors import PublishError
 
     world.send(A)
     world.stack.events()  # SMS Accepted is out

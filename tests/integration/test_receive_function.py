@@ -423,7 +423,8 @@ def test_given_the_bus_refuses_events_when_pushed_then_stored_and_published_once
 ):
     # The push is stored by one write; its event follows from the table's stream, so an outage of the
     # bus neither fails the push nor loses the event (it used to be lost unless Asanak pushed again).
-    from sms_gateway.domain.events import EventBridgePublisher, PublishError
+    from sms_gateway.adapters.eventbridge import EventBridgePublisher
+    from sms_gateway.domain.errors import PublishError
 
     real_publish = EventBridgePublisher.publish
     outage = {"on": True}
@@ -448,7 +449,7 @@ def test_given_the_table_is_unavailable_when_pushed_then_503_so_the_provider_may
     stack, push, monkeypatch
 ):
     from sms_gateway.adapters.dynamodb.inbound import DynamoInboundStore
-    from sms_gateway.domain.model import StoreError
+    from sms_gateway.domain.errors import StoreError
 
     def fail(self, record):
         raise StoreError("simulated: DynamoDB unavailable")
@@ -643,7 +644,7 @@ def exercise_every_path(stack, push, receive, monkeypatch) -> None:
     assert push(method="POST")["statusCode"] == 404
     assert receive(event_for(stack.inbound_token[:-1], query_of(PUSH)))["statusCode"] == 403
     from sms_gateway.adapters.dynamodb.inbound import DynamoInboundStore
-    from sms_gateway.domain.model import StoreError
+    from sms_gateway.domain.errors import StoreError
 
     def fail(self, record):
         raise StoreError("simulated")

@@ -228,7 +228,7 @@ def test_given_crash_after_acceptance_before_storing_then_redelivery_reports_unk
     stack, asanak, send, monkeypatch
 ):
     from sms_gateway.adapters.dynamodb.messages import DynamoMessageStore
-    from sms_gateway.domain.model import StoreError
+    from sms_gateway.domain.errors import StoreError
 
     real_settle = DynamoMessageStore.settle
     crashes = [StoreError("simulated: the function died after Asanak accepted")]

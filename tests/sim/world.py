@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from asanak.errors import AmbiguousError, RejectedError, RetryableError
-from sms_gateway.domain.model import Message, MessageStore, State
+from sms_gateway.domain.model import Message, State
+from sms_gateway.domain.ports import MessageStore
 from sms_gateway.domain.publishing.service import Change, PublishService
 from sms_gateway.domain.sending.service import Envelope, SendService
 

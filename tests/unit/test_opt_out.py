@@ -10,17 +10,14 @@ from typing import Any
 
 import pytest
 from asanak.inbound import InboundParseError, InboundSms
+from sms_gateway.domain.errors import Forbidden, RequestTooLarge, StoreError
 from sms_gateway.domain.events import Event
 from sms_gateway.domain.inbound.service import (
     MAX_REQUEST_BYTES,
     OPT_IN,
     OPT_OUT,
-    Forbidden,
-    InboundRecord,
     InboundRequest,
     InboundService,
-    InboundStore,
-    RequestTooLarge,
     check_size,
     is_opt_out,
     keyword_of,
@@ -31,7 +28,8 @@ from sms_gateway.domain.inbound.service import (
     source_allowed,
     token_matches,
 )
-from sms_gateway.domain.model import StoreError
+from sms_gateway.domain.model import InboundRecord
+from sms_gateway.domain.ports import InboundStore
 from sms_gateway.domain.publishing.outbox import events_for
 
 # The template's defaults (OptOutKeywords / OptInKeywords).

@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime, timedelta
 
-from sms_gateway.domain.inbound.service import InboundRecord
-from sms_gateway.domain.model import Message, Rejection, Rejections, State
+from sms_gateway.domain.model import InboundRecord, Message, Rejection, Rejections, State
 from sms_gateway.domain.publishing.outbox import current_events, events_for
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

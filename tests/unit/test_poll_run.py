@@ -5,15 +5,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from asanak.statuses import MessageStatus, status_info
 from sms_gateway.domain.model import Message, State
-from sms_gateway.domain.tracking.service import Change, Count, TrackingService, TrackingStore
+from sms_gateway.domain.ports import SmsProvider, TrackingStore
+from sms_gateway.domain.tracking.service import TrackingService
+
+from tests.fakes import MemoryTrackingStore
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 ACCEPTED = NOW - timedelta(minutes=2)
@@ -38,53 +40,7 @@ def in_flight(count: int) -> list[Message]:
     ]
 
 
-class MemoryTrackingStore(TrackingStore):
-    """Just enough of the port for a run: every write succeeds; counting reads pages of ``page``."""
-
-    def __init__(self, messages: list[Message], page: int = 1000) -> None:
-        self.messages = {m.msgid: m for m in messages}
-        self.page = page
-        self.count_pages = 0
-        self._lock = threading.Lock()
-
-    def due(self, now: datetime, page_size: int) -> Iterator[Message]:
-        yield from [replace(m) for m in self.messages.values() if not m.final]
-
-    def apply_change(
-        self, message: Message, change: Change, *, next_check: datetime | None, now: datetime
-    ) -> bool:
-        with self._lock:
-            stored = self.messages[message.msgid or ""]
-            stored.status, stored.final = change.status, change.final
-        return True
-
-    def reschedule(self, message: Message, *, next_check, now, unknown_code) -> None:
-        return None
-
-    def _count(self, total: int, stop: Callable[[], bool]) -> Count:
-        counted = 0
-        while True:
-            self.count_pages += 1
-            counted = min(total, counted + self.page)
-            if counted == total:
-                return Count(counted)
-            if stop():
-                return Count(counted, exact=False)
-
-    def count_in_flight(self, *, stop: Callable[[], bool]) -> Count:
-        return self._count(sum(not m.final for m in self.messages.values()), stop)
-
-    def count_due(self, now: datetime, *, stop: Callable[[], bool]) -> Count:
-        return self._count(sum(not m.final for m in self.messages.values()), stop)
-
-    def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
-        return False
-
-    def record_credit(self, credit: Decimal, now: datetime) -> None:
-        return None
-
-
-class Delivered:
+class Delivered(SmsProvider):
     """msgstatus answers 6 (Success) for every msgid, slowly enough for the workers to overlap."""
 
     def status(self, msgids: Sequence[str]) -> list[MessageStatus]:
@@ -98,6 +54,9 @@ class Delivered:
 
     def credit(self) -> Decimal:
         raise AssertionError("not claimed")
+
+    def send(self, source: str, destinations: Sequence[str], text: str) -> list[str]:
+        raise AssertionError("a poll run never sends")
 
 
 class ThreadRecordingMetrics:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from asanak.client import classify_answer
 from asanak.errors import AmbiguousError, AsanakError, RetryableError
-from sms_gateway.domain.provider_failures import FailureKind, classify
+from sms_gateway.adapters.asanak_provider import classify
+from sms_gateway.domain.provider_failures import FailureKind
 
 HTML_403 = "<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>denied</body></html>"
 V2_INVALIDS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 
-from sms_gateway.domain.events import PublishError
+from sms_gateway.domain.errors import PublishError
 from sms_gateway.domain.model import Message, State
 from sms_gateway.domain.publishing.outbox import events_for
 from sms_gateway.domain.publishing.service import Change, PublishService
@@ -93,7 +93,7 @@ def test_given_every_event_out_then_an_items_changes_go_out_in_their_order():
 
 def test_given_eventbridge_counts_more_failures_than_it_names_then_none_of_the_batch_counts_as_out():
     # An unnamed failure must not pass for a published event: the whole batch is sent again.
-    from sms_gateway.domain.events import EventBridgePublisher
+    from sms_gateway.adapters.eventbridge import EventBridgePublisher
 
     class Bus:
         def __init__(self) -> None:

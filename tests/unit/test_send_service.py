@@ -7,7 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from asanak.errors import RejectedError
-from sms_gateway.domain.events import Event, PublishError
+from sms_gateway.domain.errors import PublishError
+from sms_gateway.domain.events import Event
 from sms_gateway.domain.publishing.outbox import events_for
 from sms_gateway.domain.publishing.service import PublishService
 from sms_gateway.domain.sending.service import Envelope, SendService
@@ -203,7 +204,7 @@ def test_given_a_recipient_opts_out_between_two_deliveries_then_it_still_gets_ex
 
 
 def test_given_a_lease_written_but_its_answer_lost_then_it_is_released_and_sent_later_not_unknown():
-    from sms_gateway.domain.model import StoreError
+    from sms_gateway.domain.errors import StoreError
 
     lost = iter([StoreError("1 of 1 writes failed: read timeout")])
 

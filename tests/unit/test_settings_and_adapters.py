@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from sms_gateway import settings as config
-from sms_gateway.adapters.secrets import InboundToken, SecretCredentials, SecretError, SecretUnavailable
-from sms_gateway.domain.events import EventBridgePublisher, PublishError, sms_received
+from sms_gateway.adapters.eventbridge import EventBridgePublisher
+from sms_gateway.adapters.secrets import InboundToken, SecretCredentials, SecretUnavailable
+from sms_gateway.domain.errors import PublishError, SecretError
+from sms_gateway.domain.events import sms_received
 from sms_gateway.settings import ConfigurationError, poll_settings, receive_settings, send_settings
 
 from local_stack.template import Stack, load_template, parameter_values

@@ -51,7 +51,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Self, TypeVar
@@ -61,6 +61,7 @@ import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, SSLError
 
 from asanak import _parse
+from asanak.batching import MAX_BATCH, chunked
 from asanak.errors import (
     AmbiguousError,
     AsanakError,
@@ -76,9 +77,6 @@ from asanak.statuses import MessageStatus
 
 __all__ = ["MAX_BATCH", "AsanakClient", "MessageStatus", "chunked", "classify_answer"]
 
-MAX_BATCH = 100
-"""Most destinations per ``sendsms`` and most msgids per ``msgstatus`` (manual, sections 3 and 4)."""
-
 USER_AGENT = "asanak-sms-gateway/0.1"
 _FORM = "application/x-www-form-urlencoded"
 _SENDSMS, _MSGSTATUS, _GETCREDIT = "sendsms", "msgstatus", "getcredit"
@@ -86,18 +84,6 @@ _SENDSMS, _MSGSTATUS, _GETCREDIT = "sendsms", "msgstatus", "getcredit"
 _log = logging.getLogger("asanak")
 
 T = TypeVar("T")
-
-
-def chunked(items: Sequence[T], size: int = MAX_BATCH) -> Iterator[list[T]]:
-    """Split ``items`` into consecutive lists of at most ``size``, keeping their order.
-
-    >>> [len(batch) for batch in chunked(list(range(250)))]
-    [100, 100, 50]
-    """
-    if size < 1:
-        raise ValueError(f"size must be at least 1, got {size}")
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 # Keywords that name the reason of a refusal, in English and Persian; checked in this order.

@@ -1,38 +1,192 @@
-"""Cached factories: every client, store and service is built on first use and reused while warm.
+"""The composition root: which adapter serves which port, built from settings, a clock and overrides.
 
-Nothing is built at import time. Tests call :func:`reset` after changing the environment (endpoints,
-table names) so the next invocation builds fresh objects.
+Two layers, kept apart on purpose:
+
+* **Builders** (``build_*``) are pure: given settings, a clock, a metrics sink and optional overrides
+  (any constructor argument by name: a fake store, a recording provider), they return a service.
+  Tests, the local stack and the benchmarks build services with them; nothing is patched.
+* **Cached getters** (``send_service`` …) are what the Lambda handlers call: one line each around a
+  builder, so every client, store and service is built on first use and reused while warm. Nothing
+  is built at import time. :func:`reset` forgets them (tests call it after changing the environment).
+
+The clock is the one input that is not an environment variable: the system clock on Lambda, the
+sandbox's in the local stack and the integration tests (:func:`use_clock`).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sms_gateway.adapters.secrets import InboundToken, SecretCredentials
-from sms_gateway.domain.events import EventBridgePublisher
 from sms_gateway.settings import (
     CommonSettings,
+    PollSettings,
+    PublishSettings,
+    ReceiveSettings,
+    SendSettings,
     clear_settings_cache,
     poll_settings,
+    publish_settings,
     receive_settings,
     send_settings,
 )
 
-if TYPE_CHECKING:  # each handler imports only its own service's module, on first use
+if TYPE_CHECKING:  # each handler imports only its own service's modules, on first use
     from sms_gateway.adapters.asanak_provider import AsanakProvider
+    from sms_gateway.adapters.dynamodb.stream import Change
+    from sms_gateway.adapters.secrets import InboundToken, SecretCredentials
     from sms_gateway.domain.inbound.service import InboundService
-    from sms_gateway.domain.ports import Metrics
+    from sms_gateway.domain.ports import EventPublisher, Metrics
     from sms_gateway.domain.publishing.service import PublishService
     from sms_gateway.domain.sending.service import SendService
     from sms_gateway.domain.tracking.service import TrackingService
 
+Clock = Callable[[], datetime]
 
-def utc_now() -> datetime:
+
+def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+_clock: list[Clock] = [system_clock]
+
+
+def use_clock(clock: Clock | None) -> None:
+    """Build every service from now on with ``clock`` (``None``: the system clock again)."""
+    reset()
+    _clock[0] = clock or system_clock
+
+
+def _assemble(cls: Callable[..., Any], overrides: Mapping[str, Any], **parts: Any) -> Any:
+    """``cls(**parts)`` with ``overrides`` taking precedence; a callable part named in ``lazy`` is
+    built only when it is not overridden (so a fake store never opens a DynamoDB connection)."""
+    lazy: dict[str, Callable[[], Any]] = parts.pop("lazy", {})
+    built = {name: make() for name, make in lazy.items() if name not in overrides}
+    return cls(**{**parts, **built, **overrides})
+
+
+def _sink(metrics: Any) -> Metrics:
+    from sms_gateway.adapters.metrics import metrics_sink
+
+    return metrics_sink(metrics)
+
+
+# --- builders: pure, one per function ----------------------------------------------------------------
+def build_send_service(
+    settings: SendSettings, *, clock: Clock, metrics: Any, **overrides: Any
+) -> SendService:
+    from sms_gateway.domain.sending.service import SendService
+
+    common = settings.common
+    return _assemble(
+        SendService,
+        overrides,
+        lazy={
+            "store": lambda: message_store(common.table_name),
+            "provider": lambda: provider(common, settings.send_concurrency),
+        },
+        default_sender=settings.default_sender,
+        retention=timedelta(days=settings.retention_days),
+        concurrency=settings.send_concurrency,
+        clock=clock,
+        metrics=_sink(metrics),
+        call_timeout=timedelta(seconds=common.connect_timeout + common.read_timeout),
+    )
+
+
+def build_poll_service(
+    settings: PollSettings, *, clock: Clock, metrics: Any, **overrides: Any
+) -> TrackingService:
+    from sms_gateway.domain.tracking.service import TrackingService
+
+    common = settings.common
+    return _assemble(
+        TrackingService,
+        overrides,
+        lazy={
+            "store": lambda: tracking_store(common.table_name),
+            "provider": lambda: provider(common, settings.status_concurrency),
+        },
+        clock=clock,
+        tracking_horizon=timedelta(hours=settings.tracking_hours),
+        concurrency=settings.status_concurrency,
+        credit_interval=timedelta(minutes=settings.credit_check_minutes),
+        metrics=_sink(metrics),
+    )
+
+
+def build_receive_service(
+    settings: ReceiveSettings, *, clock: Clock, metrics: Any, **overrides: Any
+) -> InboundService:
+    from sms_gateway.domain.inbound.service import InboundService
+
+    common = settings.common
+    return _assemble(
+        InboundService,
+        overrides,
+        lazy={
+            "store": lambda: inbound_store(common.table_name),
+            # InboundSecret, not AsanakSecret: the function never holds the provider's password.
+            "expected_token": lambda: inbound_token(common.secret_id, common.secret_max_age).get,
+        },
+        clock=clock,
+        retention=timedelta(days=settings.retention_days),
+        opt_out_keywords=settings.opt_out_keywords,
+        opt_in_keywords=settings.opt_in_keywords,
+        allowed_sources=settings.allowed_source_cidrs,
+        metrics=_sink(metrics),
+    )
+
+
+def build_publish_service(settings: PublishSettings, *, metrics: Any, **overrides: Any) -> PublishService:
+    from sms_gateway.domain.publishing.service import PublishService
+
+    return _assemble(
+        PublishService,
+        overrides,
+        lazy={"publisher": lambda: publisher(settings.event_bus_name)},
+        metrics=_sink(metrics),
+    )
+
+
+# --- cached getters: what the handlers call -----------------------------------------------------------
+@functools.cache
+def send_service(metrics: Any) -> SendService:
+    return build_send_service(send_settings(), clock=_clock[0], metrics=metrics)
+
+
+@functools.cache
+def poll_service(metrics: Any) -> TrackingService:
+    return build_poll_service(poll_settings(), clock=_clock[0], metrics=metrics)
+
+
+@functools.cache
+def receive_service(metrics: Any) -> InboundService:
+    return build_receive_service(receive_settings(), clock=_clock[0], metrics=metrics)
+
+
+@functools.cache
+def publish_service(metrics: Any) -> PublishService:
+    return build_publish_service(publish_settings(), metrics=metrics)
+
+
+def poll_budget(remaining_seconds: float) -> float:
+    """Seconds the poll run may start new rounds in: the configured budget within what is left."""
+    from sms_gateway.domain.tracking.service import run_budget
+
+    return run_budget(poll_settings().budget_seconds, remaining_seconds)
+
+
+def stream_changes(records: list[dict[str, Any]]) -> list[Change]:
+    """The table's stream records (as Lambda delivers them) as the domain's changes."""
+    from sms_gateway.adapters.dynamodb.stream import change_of
+
+    return [change_of(record) for record in records]
+
+
+# --- shared adapters: one per settings, reused by the warm invocations ----------------------------
 @functools.cache
 def eventbridge_client() -> Any:
     import boto3
@@ -42,11 +196,15 @@ def eventbridge_client() -> Any:
 
 @functools.cache
 def credentials(secret_id: str, max_age: int) -> SecretCredentials:
+    from sms_gateway.adapters.secrets import SecretCredentials
+
     return SecretCredentials(secret_id, max_age)
 
 
 @functools.cache
 def inbound_token(secret_id: str, max_age: int) -> InboundToken:
+    from sms_gateway.adapters.secrets import InboundToken
+
     return InboundToken(secret_id, max_age)
 
 
@@ -72,29 +230,10 @@ def message_store(table_name: str) -> Any:
 
 
 @functools.cache
-def publisher(bus_name: str) -> EventBridgePublisher:
-    return EventBridgePublisher(eventbridge_client(), bus_name)
+def tracking_store(table_name: str) -> Any:
+    from sms_gateway.adapters.dynamodb.tracking import DynamoTrackingStore
 
-
-@functools.cache
-def send_service(metrics: Metrics) -> SendService:
-    from sms_gateway.domain.sending.service import SendService
-
-    settings = send_settings()
-    common = settings.common
-    return SendService(
-        store=message_store(common.table_name),
-        provider=provider(common, settings.send_concurrency),
-        default_sender=settings.default_sender,
-        retention=timedelta(days=settings.retention_days),
-        concurrency=settings.send_concurrency,
-        clock=utc_now,
-        metrics=metrics,
-        call_timeout=timedelta(seconds=common.connect_timeout + common.read_timeout),
-    )
-
-
-FACTORIES: list[Any] = [eventbridge_client, credentials, provider, message_store, publisher, send_service]
+    return DynamoTrackingStore(table_name)
 
 
 @functools.cache
@@ -105,70 +244,33 @@ def inbound_store(table_name: str) -> Any:
 
 
 @functools.cache
-def receive_service(metrics: Metrics) -> InboundService:
-    from sms_gateway.domain.inbound.service import InboundService
+def publisher(bus_name: str) -> EventPublisher:
+    from sms_gateway.adapters.eventbridge import EventBridgePublisher
 
-    settings = receive_settings()
-    common = settings.common
-    token = inbound_token(common.secret_id, common.secret_max_age)  # InboundSecret, not AsanakSecret
-    return InboundService(
-        store=inbound_store(common.table_name),
-        clock=utc_now,
-        retention=timedelta(days=settings.retention_days),
-        opt_out_keywords=settings.opt_out_keywords,
-        opt_in_keywords=settings.opt_in_keywords,
-        expected_token=token.get,
-        allowed_sources=settings.allowed_source_cidrs,
-        metrics=metrics,
-    )
+    return EventBridgePublisher(eventbridge_client(), bus_name)
 
 
-FACTORIES += [inbound_token, inbound_store, receive_service]
-
-
-@functools.cache
-def tracking_store(table_name: str) -> Any:
-    from sms_gateway.adapters.dynamodb.tracking import DynamoTrackingStore
-
-    return DynamoTrackingStore(table_name)
-
-
-@functools.cache
-def poll_service(metrics: Metrics) -> TrackingService:
-    from sms_gateway.domain.tracking.service import TrackingService
-
-    settings = poll_settings()
-    common = settings.common
-    return TrackingService(
-        store=tracking_store(common.table_name),
-        provider=provider(common, settings.status_concurrency),
-        clock=utc_now,
-        tracking_horizon=timedelta(hours=settings.tracking_hours),
-        concurrency=settings.status_concurrency,
-        credit_interval=timedelta(minutes=settings.credit_check_minutes),
-        metrics=metrics,
-    )
-
-
-FACTORIES += [tracking_store, poll_service]
-
-
-@functools.cache
-def publish_service(metrics: Metrics) -> PublishService:
-    from sms_gateway.domain.publishing.service import PublishService
-    from sms_gateway.settings import publish_settings
-
-    return PublishService(publisher(publish_settings().event_bus_name), metrics=metrics)
-
-
-FACTORIES += [publish_service]
+CACHED: tuple[Any, ...] = (
+    send_service,
+    poll_service,
+    receive_service,
+    publish_service,
+    eventbridge_client,
+    credentials,
+    inbound_token,
+    provider,
+    message_store,
+    tracking_store,
+    inbound_store,
+    publisher,
+)
 
 
 def reset() -> None:
     """Forget every cached object and setting (for tests and the local stack's reloads)."""
     clear_settings_cache()
-    for factory in FACTORIES:
-        factory.cache_clear()
-    from aws_lambda_powertools.utilities import parameters
+    for getter in CACHED:
+        getter.cache_clear()
+    from aws_lambda_powertools.utilities.parameters import clear_caches
 
-    parameters.clear_caches()
+    clear_caches()

@@ -1,4 +1,6 @@
-"""The Asanak adapter: the REST client fed with credentials from the secret.
+"""The Asanak adapter of the :class:`~sms_gateway.domain.ports.SmsProvider` port: the REST client fed
+with credentials from the secret, its errors turned into the domain's
+:class:`~sms_gateway.domain.provider_failures.ProviderFailure` (:func:`classify`, the one place).
 
 On a credentials refusal the secret is re-read once (bypassing the cache); if it changed, the call is
 made again with the new credentials — so rotating the password in Secrets Manager just works. A 401
@@ -10,26 +12,59 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import urllib3
+from asanak.batching import MAX_BATCH
 from asanak.client import AsanakClient
-from asanak.errors import CredentialsError
+from asanak.errors import (
+    AmbiguousError,
+    AsanakError,
+    BlockedError,
+    CredentialsError,
+    RejectedError,
+    RetryableError,
+)
+from asanak.statuses import MessageStatus
 
 from sms_gateway.adapters.secrets import Credentials, SecretCredentials
+from sms_gateway.domain.ports import SmsProvider
+from sms_gateway.domain.provider_failures import FailureKind, ProviderFailure
 
 T = TypeVar("T")
 
+# Refusals an operator fixes (top up credit, activate the sender, wait for tomorrow's limit): the
+# request is kept and retried, never dropped.
+ACCOUNT_REASONS = frozenset({"inactive_sender", "out_of_credit", "daily_limit"})
 
-class SmsProvider(Protocol):
-    def send(self, source: str, destinations: Sequence[str], text: str) -> list[str]: ...
+_KINDS: tuple[tuple[type[AsanakError], FailureKind], ...] = (
+    (AmbiguousError, FailureKind.AMBIGUOUS),
+    (BlockedError, FailureKind.BLOCKED),
+    (RetryableError, FailureKind.UNAVAILABLE),
+)
 
-    def status(self, msgids: Sequence[str]) -> list: ...
 
-    def credit(self) -> Decimal: ...
+def classify(error: BaseException) -> ProviderFailure:
+    """What a failed call means (the table in :mod:`sms_gateway.domain.provider_failures`)."""
+    if not isinstance(error, AsanakError):
+        return ProviderFailure.internal(error)
+    if isinstance(error, CredentialsError):  # a RejectedError too: asked first
+        return ProviderFailure(FailureKind.CREDENTIALS, error, reason="credentials")
+    if isinstance(error, RejectedError):
+        if error.reason in ACCOUNT_REASONS:
+            return ProviderFailure(FailureKind.ACCOUNT, error, reason=error.reason)
+        return ProviderFailure(
+            FailureKind.REJECTED, error, reason=error.reason, destinations=error.destinations
+        )
+    for cls, kind in _KINDS:
+        if isinstance(error, cls):
+            return ProviderFailure(kind, error)
+    return ProviderFailure(FailureKind.AMBIGUOUS, error)  # a future error class: never re-send
 
 
-class AsanakProvider:
+class AsanakProvider(SmsProvider):
+    max_batch = MAX_BATCH
+
     def __init__(
         self,
         credentials: SecretCredentials,
@@ -68,6 +103,14 @@ class AsanakProvider:
             return client
 
     def _call(self, action: Callable[[AsanakClient], T]) -> T:
+        """``action`` on the client; an Asanak error raised as the domain's ProviderFailure (any
+        other error, the secret unreadable, say, is passed on: the service counts it ``internal``)."""
+        try:
+            return self._call_with_rotation(action)
+        except AsanakError as error:
+            raise classify(error) from error
+
+    def _call_with_rotation(self, action: Callable[[AsanakClient], T]) -> T:
         creds = self._credentials.get()
         try:
             return action(self._client(creds))
@@ -80,7 +123,7 @@ class AsanakProvider:
     def send(self, source: str, destinations: Sequence[str], text: str) -> list[str]:
         return self._call(lambda client: client.send_sms(source, destinations, text))
 
-    def status(self, msgids: Sequence[str]) -> list:
+    def status(self, msgids: Sequence[str]) -> list[MessageStatus]:
         return self._call(lambda client: client.msg_status(msgids))
 
     def credit(self) -> Decimal:

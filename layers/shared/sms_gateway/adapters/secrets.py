@@ -7,7 +7,8 @@
 Values are read through Powertools parameters with a cache (``max_age``); :meth:`SecretCredentials.refresh`
 forces a re-read, which is how a rotated password is picked up after the provider refuses the old one.
 Errors leave this module as domain errors only: :class:`SecretUnavailable` when Secrets Manager cannot
-be read (outage, throttling, access denied), :class:`SecretError` when the value is malformed.
+be read (outage, throttling, access denied), :class:`~sms_gateway.domain.errors.SecretError` when the
+value is malformed.
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sms_gateway.domain.errors import SecretError
+
 CREDENTIAL_KEYS = ("username", "password")
 INBOUND_KEYS = ("inbound_token",)
-
-
-class SecretError(RuntimeError):
-    """The secret is missing a key or is not a JSON object (values are never included)."""
 
 
 class SecretUnavailable(SecretError):

@@ -1,4 +1,4 @@
-"""Every event the gateway publishes, built in one place, and the EventBridge adapter that sends them.
+"""Every event the gateway publishes, built in one place (:mod:`sms_gateway.adapters.eventbridge` sends them).
 
 All events go to the stack's own bus with ``source = "asanak.sms"``. Detail-types and fields are a
 public contract (documented in the README, with JSON Schemas in ``schemas/``): extend, never rename.
@@ -7,22 +7,17 @@ Numbers are ``98`` + 10 digits; times are UTC ISO 8601; ``meta`` is echoed from 
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import Any
 
 SOURCE = "asanak.sms"
 ACCEPTED = "SMS Accepted"
 REJECTED = "SMS Rejected"
 STATUS_CHANGED = "SMS Status Changed"
 RECEIVED = "SMS Received"
-PUT_EVENTS_BATCH = 10
 
 
 class Reason:
@@ -155,79 +150,3 @@ def sms_received(
             "keyword": keyword,
         },
     )
-
-
-class PublishError(RuntimeError):
-    """Events that did not go out; ``failed`` holds their positions in the list given to ``publish``."""
-
-    def __init__(self, message: str, failed: Sequence[int] = ()) -> None:
-        super().__init__(message)
-        self.failed = list(failed)
-
-
-class EventPublisher(Protocol):
-    def publish(self, events: Sequence[Event]) -> None:
-        """Publish every event or raise :class:`PublishError` naming those that did not go out."""
-
-
-class EventBridgePublisher:
-    """PutEvents in batches of ten, a few batches at once. An entry EventBridge refuses is sent again
-    (alone with the other refused ones, never with those that went out), ``attempts`` times in all;
-    what still fails is a :class:`PublishError`, not a log line. A call that fails as a whole (the bus
-    unreachable, throttled past botocore's retries) fails its batch."""
-
-    def __init__(self, client: Any, bus_name: str, attempts: int = 3, concurrency: int = 4) -> None:
-        self._client = client
-        self._bus_name = bus_name
-        self._attempts = attempts
-        self._concurrency = concurrency
-
-    def publish(self, events: Sequence[Event]) -> None:
-        batches = [
-            list(range(start, min(start + PUT_EVENTS_BATCH, len(events))))
-            for start in range(0, len(events), PUT_EVENTS_BATCH)
-        ]
-        if len(batches) <= 1:
-            results = [self._send(events, batch) for batch in batches]
-        else:
-            with ThreadPoolExecutor(max_workers=min(self._concurrency, len(batches))) as pool:
-                results = list(pool.map(lambda batch: self._send(events, batch), batches))
-        failed = sorted(index for indexes, _ in results for index in indexes)
-        if failed:
-            reasons = sorted({reason for _, reason in results if reason})
-            raise PublishError(
-                f"{len(failed)} of {len(events)} events not published: {'; '.join(reasons)}", failed
-            )
-
-    def _send(self, events: Sequence[Event], positions: list[int]) -> tuple[list[int], str]:
-        """Send the events at ``positions``; return those still failing and why."""
-        reason = ""
-        for _ in range(self._attempts):
-            try:
-                response = self._client.put_events(Entries=[self._entry(events[i]) for i in positions])
-            except ClientError as exc:  # the whole call failed: nothing of it is known to be out
-                return positions, f"PutEvents refused: {exc.response.get('Error', {}).get('Code', '?')}"
-            except BotoCoreError as exc:
-                return positions, f"EventBridge could not be reached: {type(exc).__name__}"
-            entries = response.get("Entries", [])
-            refused = [
-                (position, entry.get("ErrorCode", "?"))
-                for position, entry in zip(positions, entries, strict=False)
-                if "ErrorCode" in entry
-            ]
-            if len(entries) != len(positions) or len(refused) != response.get("FailedEntryCount", 0):
-                # Which ones failed is not told: all of them count as not out (sent again, never dropped).
-                return positions, "EventBridge reported failures without naming them"
-            if not refused:
-                return [], ""
-            positions = [position for position, _ in refused]
-            reason = "refused: " + ", ".join(sorted({code for _, code in refused}))
-        return positions, reason
-
-    def _entry(self, event: Event) -> dict[str, str]:
-        return {
-            "Source": SOURCE,
-            "DetailType": event.detail_type,
-            "Detail": json.dumps(event.detail, ensure_ascii=False, separators=(",", ":")),
-            "EventBusName": self._bus_name,
-        }

@@ -1,13 +1,12 @@
-"""The domain's view of stored messages: plain dataclasses and the port the send service needs.
+"""The domain's nouns: plain dataclasses for what is stored and changed (no I/O, no AWS).
 
-The DynamoDB adapter (:mod:`sms_gateway.adapters.dynamodb.messages`) implements :class:`MessageStore`;
-tests may pass in-memory fakes that subclass it. Nothing here imports boto3 or pynamodb.
+The ports that store them are in :mod:`sms_gateway.domain.ports`; the DynamoDB adapters map them to
+items (:mod:`sms_gateway.adapters.dynamodb.items`).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -87,59 +86,46 @@ def settled_alike(wanted: Message, stored: Message) -> bool:
     return stored.state == wanted.state and stored.reason == wanted.reason and stored.owner == wanted.owner
 
 
-class StoreError(RuntimeError):
-    """The store could not do what was asked (wraps the underlying client error).
-
-    ``written`` lists the messages whose write did succeed when a group write failed part-way.
-    """
-
-    def __init__(self, message: str, written: Sequence[Message] = ()) -> None:
-        super().__init__(message)
-        self.written = list(written)
-
-
 Blocked = dict[str, "Message | None"]
 """Recipients (by number) whose conditional write did not take effect, each with the item as it was
 stored when the condition failed (``None``: no item). A write that had already taken effect (a retried
 request whose first response was lost) is recognised from the stored item and is *not* blocked."""
 
 
-class MessageStore(ABC):
-    """Port: what the send service needs from storage. Every method that changes a recipient is one
-    conditional write per recipient; see the state machine in :mod:`sms_gateway.domain.sending.service`."""
+@dataclass(frozen=True)
+class StatusChange:
+    """A delivery status to store on a message (its event follows from the write)."""
 
-    @abstractmethod
-    def messages_of(self, request_id: str) -> dict[str, Message]:
-        """Every recipient stored for the request, by number (a strongly consistent read)."""
+    status: int
+    status_name: str
+    rank: int
+    final: bool
+    outcome: str
+    previous_status: int | None
+    sent_at: datetime | None = None
+    sent_at_raw: str | None = None
+    delivered_at: datetime | None = None
+    delivered_at_raw: str | None = None
 
-    @abstractmethod
-    def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
-        """absent → ``sending`` under ``lease``; a recipient whose item exists is blocked."""
 
-    @abstractmethod
-    def record(self, messages: Sequence[Message]) -> Blocked:
-        """none → each message's settled state (a recipient rejected before any call, e.g. opted out)."""
+@dataclass(frozen=True)
+class Count:
+    """A count on the in-flight index; ``exact`` False: cut short (budget or page limit), a lower bound."""
 
-    @abstractmethod
-    def settle(self, messages: Sequence[Message], lease: Lease) -> Blocked:
-        """``sending`` under ``lease`` → each message's state (accepted with its msgid, rejected, unknown)."""
+    value: int
+    exact: bool = True
 
-    @abstractmethod
-    def release(self, messages: Sequence[Message], lease: Lease) -> Blocked:
-        """``sending`` under ``lease`` → absent: the provider certainly did not send them."""
 
-    @abstractmethod
-    def take_over(self, messages: Sequence[Message], now: datetime) -> Blocked:
-        """``sending`` under an expired lease (the message's own ``lease_token``) → its state (unknown)."""
+@dataclass
+class InboundRecord:
+    """One stored inbound SMS."""
 
-    @abstractmethod
-    def reject(self, rejections: Rejections, expires_at: datetime) -> bool:
-        """Store ``rejections`` unless an item with its key exists; True when this call created it."""
-
-    @abstractmethod
-    def opted_out(self, numbers: Iterable[str]) -> set[str]: ...
-
-    @abstractmethod
-    def park(self, body_key: str, request_id: str, expires_at: datetime) -> str:
-        """Park ``request_id`` under an id-less request's body unless one is parked there already;
-        return the request id parked there (ours, or the earlier one)."""
+    inbound_id: str
+    sender: str
+    recipient: str
+    text: str
+    received_at: datetime
+    provider_time: str
+    created_at: datetime
+    expires_at: datetime
+    keyword: str | None = None

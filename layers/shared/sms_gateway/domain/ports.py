@@ -1,16 +1,183 @@
-"""The metrics port: what the domain needs from a metrics sink (Powertools ``Metrics`` fits it)."""
+"""Ports: what the domain needs from the world, one abstract class each (fakes and adapters subclass).
+
+===================  ==========================================  =============================================
+port                 used by                                     adapter
+===================  ==========================================  =============================================
+``MessageStore``     sending                                     :mod:`sms_gateway.adapters.dynamodb.messages`
+``TrackingStore``    tracking                                    :mod:`sms_gateway.adapters.dynamodb.tracking`
+``InboundStore``     inbound                                     :mod:`sms_gateway.adapters.dynamodb.inbound`
+``SmsProvider``      sending, tracking                           :mod:`sms_gateway.adapters.asanak_provider`
+``EventPublisher``   publishing                                  :mod:`sms_gateway.adapters.eventbridge`
+``Metrics``          every service                               :mod:`sms_gateway.adapters.metrics`
+===================  ==========================================  =============================================
+
+An adapter raises only the domain's errors (:mod:`sms_gateway.domain.errors`,
+:class:`~sms_gateway.domain.provider_failures.ProviderFailure`), never its client library's.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from asanak.batching import MAX_BATCH
+
+if TYPE_CHECKING:
+    from asanak.statuses import MessageStatus
+
+    from sms_gateway.domain.events import Event
+    from sms_gateway.domain.model import (
+        Blocked,
+        Count,
+        InboundRecord,
+        Lease,
+        Message,
+        Rejections,
+        StatusChange,
+    )
 
 
-class Metrics(Protocol):
-    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+class MessageStore(ABC):
+    """Port: what sending needs from storage. Every method that changes a recipient is one conditional
+    write per recipient; see the state machine in :mod:`sms_gateway.domain.sending.service`."""
+
+    @abstractmethod
+    def messages_of(self, request_id: str) -> dict[str, Message]:
+        """Every recipient stored for the request, by number (a strongly consistent read)."""
+
+    @abstractmethod
+    def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        """absent → ``sending`` under ``lease``; a recipient whose item exists is blocked."""
+
+    @abstractmethod
+    def record(self, messages: Sequence[Message]) -> Blocked:
+        """none → each message's settled state (a recipient rejected before any call, e.g. opted out)."""
+
+    @abstractmethod
+    def settle(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        """``sending`` under ``lease`` → each message's state (accepted with its msgid, rejected, unknown)."""
+
+    @abstractmethod
+    def release(self, messages: Sequence[Message], lease: Lease) -> Blocked:
+        """``sending`` under ``lease`` → absent: the provider certainly did not send them."""
+
+    @abstractmethod
+    def take_over(self, messages: Sequence[Message], now: datetime) -> Blocked:
+        """``sending`` under an expired lease (the message's own ``lease_token``) → its state (unknown)."""
+
+    @abstractmethod
+    def reject(self, rejections: Rejections, expires_at: datetime) -> bool:
+        """Store ``rejections`` unless an item with its key exists; True when this call created it."""
+
+    @abstractmethod
+    def opted_out(self, numbers: Iterable[str]) -> set[str]: ...
+
+    @abstractmethod
+    def park(self, body_key: str, request_id: str, expires_at: datetime) -> str:
+        """Park ``request_id`` under an id-less request's body unless one is parked there already;
+        return the request id parked there (ours, or the earlier one)."""
 
 
-class NoMetrics:
+class TrackingStore(ABC):
+    """Port: what tracking needs from storage.
+
+    Every write is conditional; methods returning ``bool`` return ``False`` when the condition failed
+    (another run got there first), never raise for it.
+    """
+
+    @abstractmethod
+    def due(self, now: datetime, page_size: int) -> Iterator[Message]:
+        """Messages in flight whose next check is at or before ``now``, oldest first, read lazily."""
+
+    @abstractmethod
+    def apply_change(
+        self, message: Message, change: StatusChange, *, next_check: datetime | None, now: datetime
+    ) -> bool:
+        """Store ``change`` if ``message`` is still accepted at the rank it was read with; check it
+        again at ``next_check``, or (None: it is final) take it out of the in-flight index."""
+
+    @abstractmethod
+    def reschedule(
+        self, message: Message, *, next_check: datetime, now: datetime, unknown_code: int | None
+    ) -> None:
+        """No change: check again at ``next_check`` (recording ``unknown_code`` when one was seen)."""
+
+    @abstractmethod
+    def count_in_flight(self, *, stop: Callable[[], bool]) -> Count:
+        """Messages in flight, counted on the index: one page per shard at least, further pages only
+        while ``stop()`` is false and at most ``COUNT_MAX_PAGES`` per shard."""
+
+    @abstractmethod
+    def count_due(self, now: datetime, *, stop: Callable[[], bool]) -> Count:
+        """Messages in flight due at ``now``, counted like :meth:`count_in_flight`."""
+
+    @abstractmethod
+    def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
+        """True for the one run that may read the credit now (none did within ``interval``)."""
+
+    @abstractmethod
+    def record_credit(self, credit: Decimal, now: datetime) -> None: ...
+
+
+class InboundStore(ABC):
+    """Port: what receiving needs from storage."""
+
+    @abstractmethod
+    def create(self, record: InboundRecord) -> bool:
+        """Store ``record`` unless its key exists; True when it was created by this call."""
+
+    @abstractmethod
+    def opt_out(self, number: str, keyword: str, at: datetime) -> None:
+        """Put ``number`` on the opt-out list, unless an instruction newer than ``at`` is stored (an
+        opt-in of the very same time loses: opt-out wins a tie)."""
+
+    @abstractmethod
+    def opt_in(self, number: str, keyword: str, at: datetime, expires_at: datetime) -> None:
+        """Store an opt-in of ``number`` (a tombstone, kept until ``expires_at``) unless an instruction
+        as new as ``at`` or newer is stored."""
+
+
+class SmsProvider(ABC):
+    """Port: the SMS provider. A failed call raises
+    :class:`~sms_gateway.domain.provider_failures.ProviderFailure` (what it means is decided by the
+    adapter, once); any other exception is a fault of ours (``internal``)."""
+
+    max_batch: int = MAX_BATCH
+    """Most destinations per :meth:`send` and msgids per :meth:`status`."""
+
+    @abstractmethod
+    def send(self, source: str, destinations: Sequence[str], text: str) -> list[str]:
+        """Send ``text`` to every destination; one msgid per destination, in order."""
+
+    @abstractmethod
+    def status(self, msgids: Sequence[str]) -> list[MessageStatus]:
+        """The provider's delivery statuses of ``msgids`` (match on ``msgid``: some may be missing)."""
+
+    @abstractmethod
+    def credit(self) -> Decimal: ...
+
+
+class EventPublisher(ABC):
+    """Port: the event bus."""
+
+    @abstractmethod
+    def publish(self, events: Sequence[Event]) -> None:
+        """Publish every event or raise :class:`~sms_gateway.domain.errors.PublishError` naming those
+        that did not go out."""
+
+
+class Metrics(ABC):
+    """Port: a metrics sink (units as CloudWatch names them: ``Count``, ``Milliseconds``)."""
+
+    @abstractmethod
+    def add_metric(self, name: str, unit: str, value: float) -> None: ...
+
+
+class NoMetrics(Metrics):
     """A sink that drops everything (for code run outside a handler)."""
 
-    def add_metric(self, name: str, unit: Any, value: float) -> None:
+    def add_metric(self, name: str, unit: str, value: float) -> None:
         return None

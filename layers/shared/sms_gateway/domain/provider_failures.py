@@ -1,7 +1,8 @@
-"""The one classifier of provider failures, shared by send and poll.
+"""What a failed provider call means, in one table shared by send and poll.
 
-Every failed provider call is turned into a :class:`ProviderFailure` here and nowhere else, so the
-send path, the poller, the metrics (``ProviderError_<kind>``) and the alarms agree on what happened.
+The provider adapter turns every failed call into a :class:`ProviderFailure` of one kind below (for
+Asanak: :func:`sms_gateway.adapters.asanak_provider.classify`, and nowhere else), so the send path,
+the poller, the metrics (``ProviderError_<kind>``) and the alarms agree on what happened.
 
 ============================  ==============  =========  ===================================================
 what came back                kind            was sent?  what the caller does
@@ -36,27 +37,13 @@ not a provider answer (the    ``internal``    no         as ``unavailable``
 secret could not be read)
 ============================  ==============  =========  ===================================================
 
-The client (:mod:`asanak.client`) decides the error class from the HTTP exchange; this module maps
-classes and reasons to the gateway's kinds, once.
+The client (:mod:`asanak.client`) decides the error class from the HTTP exchange; the adapter maps
+classes and reasons to these kinds, once; the services act on the kind.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-
-from asanak.errors import (
-    AmbiguousError,
-    AsanakError,
-    BlockedError,
-    CredentialsError,
-    RejectedError,
-    RetryableError,
-)
-
-# Refusals an operator fixes (top up credit, activate the sender, wait for tomorrow's limit): the
-# request is kept and retried, never dropped.
-ACCOUNT_REASONS = frozenset({"inactive_sender", "out_of_credit", "daily_limit"})
 
 
 class FailureKind(StrEnum):
@@ -80,12 +67,28 @@ NOTHING_SENT_RETRY = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class ProviderFailure:
-    kind: FailureKind
-    error: BaseException
-    reason: str | None = None  # the client's refusal reason, for ``rejected``/``account``
-    destinations: tuple[str, ...] = ()  # destinations the provider named as refused (``rejected``)
+class ProviderFailure(Exception):
+    """A provider call that failed, with what it means. ``error`` is what the adapter caught; the
+    failure's text is that error's (secrets are scrubbed from it by the client)."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        error: BaseException,
+        *,
+        reason: str | None = None,
+        destinations: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(str(error))
+        self.kind = kind
+        self.error = error
+        self.reason = reason  # the client's refusal reason, for ``rejected``/``account``
+        self.destinations = destinations  # destinations the provider named as refused (``rejected``)
+
+    @classmethod
+    def internal(cls, error: BaseException) -> ProviderFailure:
+        """Not a provider answer: a fault of ours (the secret could not be read, a bug)."""
+        return cls(FailureKind.INTERNAL, error)
 
     @property
     def retry(self) -> bool:
@@ -96,23 +99,9 @@ class ProviderFailure:
     def metric(self) -> str:
         return f"ProviderError_{self.kind.value}"
 
+    @property
+    def error_class(self) -> str:
+        return type(self.error).__name__
 
-def classify(error: BaseException) -> ProviderFailure:
-    """The kind of a failed provider call (any exception the provider adapter raised)."""
-    if not isinstance(error, AsanakError):
-        return ProviderFailure(FailureKind.INTERNAL, error)
-    if isinstance(error, AmbiguousError):
-        return ProviderFailure(FailureKind.AMBIGUOUS, error)
-    if isinstance(error, BlockedError):
-        return ProviderFailure(FailureKind.BLOCKED, error)
-    if isinstance(error, CredentialsError):
-        return ProviderFailure(FailureKind.CREDENTIALS, error, reason="credentials")
-    if isinstance(error, RejectedError):
-        if error.reason in ACCOUNT_REASONS:
-            return ProviderFailure(FailureKind.ACCOUNT, error, reason=error.reason)
-        return ProviderFailure(
-            FailureKind.REJECTED, error, reason=error.reason, destinations=error.destinations
-        )
-    if isinstance(error, RetryableError):
-        return ProviderFailure(FailureKind.UNAVAILABLE, error)
-    return ProviderFailure(FailureKind.AMBIGUOUS, error)  # a future error class: never re-send
+    def __repr__(self) -> str:
+        return f"ProviderFailure({self.kind.value}, {self.error!r})"

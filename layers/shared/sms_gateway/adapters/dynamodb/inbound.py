@@ -26,8 +26,9 @@ from sms_gateway.adapters.dynamodb.items import (
     OptOutItem,
     bind_table,
 )
-from sms_gateway.domain.inbound.service import InboundRecord, InboundStore
-from sms_gateway.domain.model import StoreError
+from sms_gateway.domain.errors import StoreError
+from sms_gateway.domain.model import InboundRecord
+from sms_gateway.domain.ports import InboundStore
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 

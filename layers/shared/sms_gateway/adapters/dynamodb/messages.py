@@ -31,17 +31,9 @@ from sms_gateway.adapters.dynamodb.items import (
     park_pk,
     request_pk,
 )
-from sms_gateway.domain.model import (
-    Blocked,
-    Lease,
-    Message,
-    MessageStore,
-    Rejection,
-    Rejections,
-    State,
-    StoreError,
-    settled_alike,
-)
+from sms_gateway.domain.errors import StoreError
+from sms_gateway.domain.model import Blocked, Lease, Message, Rejection, Rejections, State, settled_alike
+from sms_gateway.domain.ports import MessageStore
 from sms_gateway.domain.tracking.schedule import shard_for
 
 WRITE_CONCURRENCY = 8

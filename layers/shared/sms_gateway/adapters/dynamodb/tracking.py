@@ -30,9 +30,11 @@ from sms_gateway.adapters.dynamodb.items import (
     request_pk,
 )
 from sms_gateway.adapters.dynamodb.messages import epoch, to_message
-from sms_gateway.domain.model import Message, State, StoreError
+from sms_gateway.domain.errors import StoreError
+from sms_gateway.domain.model import Count, Message, State, StatusChange
+from sms_gateway.domain.ports import TrackingStore
 from sms_gateway.domain.tracking.schedule import TRACK_SHARDS
-from sms_gateway.domain.tracking.service import COUNT_MAX_PAGES, Change, Count, TrackingStore
+from sms_gateway.domain.tracking.service import COUNT_MAX_PAGES
 
 logger = logging.getLogger("sms_gateway.dynamo_tracking")
 
@@ -109,7 +111,7 @@ class DynamoTrackingStore(TrackingStore):
 
     # -- writes ---------------------------------------------------------------------------------------
     def apply_change(
-        self, message: Message, change: Change, *, next_check: datetime | None, now: datetime
+        self, message: Message, change: StatusChange, *, next_check: datetime | None, now: datetime
     ) -> bool:
         actions: list[Action] = [
             MessageItem.status.set(change.status),

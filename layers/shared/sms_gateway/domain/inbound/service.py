@@ -45,9 +45,9 @@ from typing import Literal
 from asanak.inbound import InboundSms, parse_inbound, parse_query
 from asanak.numbers import to_ascii_digits
 
-from sms_gateway.domain import events
-from sms_gateway.domain.events import Event
-from sms_gateway.domain.ports import Metrics, NoMetrics
+from sms_gateway.domain.errors import Forbidden, RequestTooLarge
+from sms_gateway.domain.model import InboundRecord
+from sms_gateway.domain.ports import InboundStore, Metrics, NoMetrics
 
 logger = logging.getLogger("sms_gateway.receive")
 
@@ -64,15 +64,6 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _PERSIAN_LETTERS = str.maketrans({"\u064a": "\u06cc", "\u0649": "\u06cc", "\u0643": "\u06a9"})
 _TATWEEL = "\u0640"  # kashida, stretches a word without changing it
 _EDGE_PUNCTUATION = ".,;:!?-_'\"()[]«»؟،؛…*"
-
-
-# -- errors the handler maps to HTTP answers ---------------------------------------------------------
-class Forbidden(Exception):
-    """The caller may not push: wrong token or a source address outside the allow-list."""
-
-
-class RequestTooLarge(Exception):
-    """The query string or body is larger than any push can be."""
 
 
 # -- the request, as the domain sees it (no Lambda event shapes here) --------------------------------
@@ -93,39 +84,6 @@ class Receipt:
     inbound_id: str
     duplicate: bool
     keyword: Keyword | None
-
-
-@dataclass
-class InboundRecord:
-    """One stored inbound SMS."""
-
-    inbound_id: str
-    sender: str
-    recipient: str
-    text: str
-    received_at: datetime
-    provider_time: str
-    created_at: datetime
-    expires_at: datetime
-    keyword: str | None = None
-
-
-class InboundStore:
-    """Port: what receiving needs from storage. :mod:`sms_gateway.adapters.dynamodb.inbound` implements it."""
-
-    def create(self, record: InboundRecord) -> bool:
-        """Store ``record`` unless its key exists; True when it was created by this call."""
-        raise NotImplementedError
-
-    def opt_out(self, number: str, keyword: str, at: datetime) -> None:
-        """Put ``number`` on the opt-out list, unless an instruction newer than ``at`` is stored (an
-        opt-in of the very same time loses: opt-out wins a tie)."""
-        raise NotImplementedError
-
-    def opt_in(self, number: str, keyword: str, at: datetime, expires_at: datetime) -> None:
-        """Store an opt-in of ``number`` (a tombstone, kept until ``expires_at``) unless an instruction
-        as new as ``at`` or newer is stored."""
-        raise NotImplementedError
 
 
 # -- pure functions ----------------------------------------------------------------------------------
@@ -284,16 +242,3 @@ class InboundService:
                 sms.sender, normalize_keyword(sms.text), sms.received_at, self._clock() + self._retention
             )
             self._metrics.add_metric(name="OptIns", unit="Count", value=1)
-
-
-def received_event(record: InboundRecord) -> Event:
-    """``SMS Received`` for a stored inbound SMS (published from the item's creation)."""
-    return events.sms_received(
-        sender=record.sender,
-        recipient=record.recipient,
-        text=record.text,
-        received_at=record.received_at,
-        provider_time=record.provider_time,
-        inbound_id=record.inbound_id,
-        keyword=record.keyword,
-    )

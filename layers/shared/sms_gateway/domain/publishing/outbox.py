@@ -25,19 +25,14 @@ to re-publish from the table when the stream's 24 hours have passed (``smsctl re
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
-
 from asanak import statuses
 
 from sms_gateway.domain import events
 from sms_gateway.domain.events import Event, Reason
-from sms_gateway.domain.model import Message, Rejections, State
+from sms_gateway.domain.model import InboundRecord, Message, Rejections, State
 from sms_gateway.domain.tracking.schedule import outcome_of
 
-if TYPE_CHECKING:  # the publish function's cold start does without the receive module's parsers
-    from sms_gateway.domain.inbound.service import InboundRecord
-
-Image = Union[Message, Rejections, "InboundRecord", None]
+Image = Message | Rejections | InboundRecord | None
 
 SETTLED_WITHOUT_MSGID = (State.REJECTED, State.UNKNOWN)
 
@@ -50,8 +45,6 @@ def events_for(old: Image, new: Image) -> list[Event]:
         return []
     if isinstance(new, Rejections):
         return rejection_events(new)
-    from sms_gateway.domain.inbound.service import received_event
-
     return [received_event(new)]
 
 
@@ -134,3 +127,16 @@ def rejection_events(rejections: Rejections) -> list[Event]:
         )
         for entry in rejections.entries
     ]
+
+
+def received_event(record: InboundRecord) -> Event:
+    """``SMS Received`` for a stored inbound SMS (published from the item's creation)."""
+    return events.sms_received(
+        sender=record.sender,
+        recipient=record.recipient,
+        text=record.text,
+        received_at=record.received_at,
+        provider_time=record.provider_time,
+        inbound_id=record.inbound_id,
+        keyword=record.keyword,
+    )

@@ -13,8 +13,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sms_gateway.domain.events import Event, EventPublisher, PublishError
-from sms_gateway.domain.ports import Metrics, NoMetrics
+from sms_gateway.domain.errors import PublishError
+from sms_gateway.domain.events import Event
+from sms_gateway.domain.ports import EventPublisher, Metrics, NoMetrics
 from sms_gateway.domain.publishing.outbox import Image, events_for
 
 logger = logging.getLogger("sms_gateway.publish")

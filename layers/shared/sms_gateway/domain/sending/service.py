@@ -73,13 +73,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from asanak.client import MAX_BATCH
-
-from sms_gateway.adapters.asanak_provider import SmsProvider
 from sms_gateway.domain.events import Reason
-from sms_gateway.domain.model import Blocked, Lease, Message, MessageStore, Rejection, Rejections, State
-from sms_gateway.domain.ports import Metrics, NoMetrics
-from sms_gateway.domain.provider_failures import FailureKind, ProviderFailure, classify
+from sms_gateway.domain.model import Blocked, Lease, Message, Rejection, Rejections, State
+from sms_gateway.domain.ports import MessageStore, Metrics, NoMetrics, SmsProvider
+from sms_gateway.domain.provider_failures import FailureKind, ProviderFailure
 from sms_gateway.domain.sending.requests import PoisonRequest, SmsRequest, parse_request
 from sms_gateway.domain.tracking.schedule import first_check_at
 
@@ -168,8 +165,8 @@ def body_key(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
-def _calls(plans: Sequence[_Plan]) -> list[list[tuple[_Plan, Message]]]:
-    """Recipients grouped by (sender, text) across the batch, at most 100 per call and no number
+def _calls(plans: Sequence[_Plan], max_batch: int) -> list[list[tuple[_Plan, Message]]]:
+    """Recipients grouped by (sender, text) across the batch, at most ``max_batch`` per call and no number
     twice in one call (two requests may share a text and a recipient). A (request, recipient) is in
     one call at most: all calls of an attempt hold the same lease token, so a second one would pass
     for our own earlier write."""
@@ -183,7 +180,7 @@ def _calls(plans: Sequence[_Plan]) -> list[list[tuple[_Plan, Message]]]:
             placed.add((message.request_id, message.to))
             chunks = groups[(plan.request.sender, plan.request.text)]
             for chunk in chunks:
-                if len(chunk) < MAX_BATCH and all(m.to != message.to for _, m in chunk):
+                if len(chunk) < max_batch and all(m.to != message.to for _, m in chunk):
                     chunk.append((plan, message))
                     break
             else:
@@ -231,7 +228,7 @@ class SendService:
         try:
             plans = self._plans(envelopes, outcome, tally)
             self._prepare_all(plans, attempt, tally)
-            calls = _calls([plan for plan in plans if plan.failure is None])
+            calls = _calls([plan for plan in plans if plan.failure is None], self._provider.max_batch)
             self._run(calls, attempt, tally)
             self._finish(plans, outcome)
         finally:
@@ -560,8 +557,11 @@ class _Call:
             msgids = self._service._provider.send(
                 self._request.sender, [m.to for m in messages], self._request.text
             )
-        except Exception as exc:
-            self._refused(messages, classify(exc))
+        except ProviderFailure as failure:
+            self._refused(messages, failure)
+            return
+        except Exception as exc:  # not a provider answer: a fault of ours, nothing was sent
+            self._refused(messages, ProviderFailure.internal(exc))
             return
         self._tally.latency((time.perf_counter() - started) * 1000)
         accepted_at = self._service._clock()

@@ -68,23 +68,22 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any
 
 from asanak import statuses
-from asanak.client import MAX_BATCH, chunked
-from asanak.errors import AsanakError
+from asanak.batching import chunked
 from asanak.statuses import FOUR_HOURS, MessageStatus
 
-from sms_gateway.domain import provider_failures
-from sms_gateway.domain.model import Message
-from sms_gateway.domain.ports import Metrics, NoMetrics
+from sms_gateway.domain.model import Count, Message, StatusChange
+from sms_gateway.domain.ports import Metrics, NoMetrics, SmsProvider, TrackingStore
+from sms_gateway.domain.provider_failures import ProviderFailure
 from sms_gateway.domain.tracking.schedule import (
     EXPIRED_NAME,
     EXPIRED_OUTCOME,
@@ -109,80 +108,6 @@ COUNT_MAX_PAGES = 25
 """Most index pages one count reads per shard, whatever the budget (a page is at most 1 MB)."""
 
 
-# -- ports -----------------------------------------------------------------------------------------
-class StatusProvider(Protocol):
-    def status(self, msgids: Sequence[str]) -> list[MessageStatus]: ...
-
-    def credit(self) -> Decimal: ...
-
-
-@dataclass(frozen=True)
-class Count:
-    """A count on the in-flight index; ``exact`` False: cut short (budget or page limit), a lower bound."""
-
-    value: int
-    exact: bool = True
-
-
-@dataclass(frozen=True)
-class Change:
-    """A status to store on a message (its event follows from the write)."""
-
-    status: int
-    status_name: str
-    rank: int
-    final: bool
-    outcome: str
-    previous_status: int | None
-    sent_at: datetime | None = None
-    sent_at_raw: str | None = None
-    delivered_at: datetime | None = None
-    delivered_at_raw: str | None = None
-
-
-class TrackingStore:
-    """Port: what tracking needs from storage.
-
-    DynamoDB adapter: :mod:`sms_gateway.adapters.dynamodb.tracking`.
-
-    Every write is conditional; methods returning ``bool`` return ``False`` when the condition failed
-    (another run got there first), never raise for it.
-    """
-
-    def due(self, now: datetime, page_size: int) -> Iterator[Message]:
-        """Messages in flight whose next check is at or before ``now``, oldest first, read lazily."""
-        raise NotImplementedError
-
-    def apply_change(
-        self, message: Message, change: Change, *, next_check: datetime | None, now: datetime
-    ) -> bool:
-        """Store ``change`` if ``message`` is still accepted at the rank it was read with; check it
-        again at ``next_check``, or (None: it is final) take it out of the in-flight index."""
-        raise NotImplementedError
-
-    def reschedule(
-        self, message: Message, *, next_check: datetime, now: datetime, unknown_code: int | None
-    ) -> None:
-        """No change: check again at ``next_check`` (recording ``unknown_code`` when one was seen)."""
-        raise NotImplementedError
-
-    def count_in_flight(self, *, stop: Callable[[], bool]) -> Count:
-        """Messages in flight, counted on the index: one page per shard at least, further pages only
-        while ``stop()`` is false and at most :data:`COUNT_MAX_PAGES` per shard."""
-        raise NotImplementedError
-
-    def count_due(self, now: datetime, *, stop: Callable[[], bool]) -> Count:
-        """Messages in flight due at ``now``, counted like :meth:`count_in_flight`."""
-        raise NotImplementedError
-
-    def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
-        """True for the one run that may read the credit now (none did within ``interval``)."""
-        raise NotImplementedError
-
-    def record_credit(self, credit: Decimal, now: datetime) -> None:
-        raise NotImplementedError
-
-
 # -- pure rules ------------------------------------------------------------------------------------
 def run_budget(configured_seconds: float, remaining_seconds: float) -> float:
     """Seconds a run may start new work: the configured budget, but never into the safety margin."""
@@ -202,8 +127,8 @@ def rank_of(code: int, age: timedelta) -> int | None:
     return RANKS[code]
 
 
-def expiry(message: Message) -> Change:
-    return Change(
+def expiry(message: Message) -> StatusChange:
+    return StatusChange(
         status=EXPIRED_STATUS,
         status_name=EXPIRED_NAME,
         rank=FINAL_RANK,
@@ -215,7 +140,7 @@ def expiry(message: Message) -> Change:
 
 def transition(
     message: Message, seen: MessageStatus | None, now: datetime, horizon: timedelta
-) -> Change | None:
+) -> StatusChange | None:
     """The change ``seen`` (None: no answer) makes to ``message`` at ``now``, or None for no change.
 
     Higher rank → that status; past the horizon and still not final → expired; otherwise nothing
@@ -228,7 +153,7 @@ def transition(
         rank = rank_of(seen.code, age)
         if rank is not None and rank > message.status_rank and (rank == FINAL_RANK or age < horizon):
             final = rank == FINAL_RANK
-            return Change(
+            return StatusChange(
                 status=seen.code,
                 status_name=seen.info.name,
                 rank=rank,
@@ -309,7 +234,7 @@ class TrackingService:
         self,
         *,
         store: TrackingStore,
-        provider: StatusProvider,
+        provider: SmsProvider,
         clock: Callable[[], datetime],
         tracking_horizon: timedelta,
         concurrency: int,
@@ -324,7 +249,7 @@ class TrackingService:
         self._clock = clock
         self._horizon = tracking_horizon
         self._concurrency = max(1, concurrency)
-        self._round_size = self._concurrency * MAX_BATCH
+        self._round_size = self._concurrency * provider.max_batch
         self._credit_interval = credit_interval
         self._metrics = metrics or NoMetrics()
         self._timer = timer
@@ -384,7 +309,7 @@ class TrackingService:
     # -- one round ----------------------------------------------------------------------------------
     def _round(self, messages: list[Message], tally: _Tally) -> None:
         now = self._clock()
-        chunks = list(chunked([m for m in messages if m.msgid], MAX_BATCH))
+        chunks = list(chunked([m for m in messages if m.msgid], self._provider.max_batch))
         if not chunks:
             return
         workers = min(self._concurrency, len(chunks))
@@ -398,12 +323,12 @@ class TrackingService:
         tally.add("MsgStatusCalls")
         try:
             answers = self._provider.status([m.msgid for m in chunk if m.msgid])
-        except AsanakError as exc:
+        except ProviderFailure as failure:
             answers = None
-            tally.add(provider_failures.classify(exc).metric)
+            tally.add(failure.metric)
             logger.warning(
                 "msgstatus failed; these messages stay due for the next run",
-                extra={"error_class": type(exc).__name__, "error": str(exc), "messages": len(chunk)},
+                extra={"error_class": failure.error_class, "error": str(failure), "messages": len(chunk)},
             )
         by_msgid = {answer.msgid: answer for answer in answers or ()}
         writes: list[Callable[[], None]] = []
@@ -421,7 +346,7 @@ class TrackingService:
                 list(pool.map(lambda write: write(), writes))
 
     def _change_writer(
-        self, message: Message, change: Change, now: datetime, tally: _Tally
+        self, message: Message, change: StatusChange, now: datetime, tally: _Tally
     ) -> Callable[[], None]:
         def write() -> None:
             next_check = None if change.final else next_check_for(message, change.status, now, self._horizon)
@@ -451,7 +376,7 @@ class TrackingService:
             unknown_code=unknown,
         )
 
-    def _count_change(self, message: Message, change: Change, now: datetime, tally: _Tally) -> None:
+    def _count_change(self, message: Message, change: StatusChange, now: datetime, tally: _Tally) -> None:
         tally.add("StatusChanges")
         if change.final:
             tally.add(OUTCOME_METRICS.get(change.outcome, "OtherFinal"))
@@ -475,9 +400,11 @@ class TrackingService:
             return None
         try:
             credit = self._provider.credit()
-        except AsanakError as exc:
-            tally.add(provider_failures.classify(exc).metric)
-            logger.warning("getcredit failed", extra={"error_class": type(exc).__name__, "error": str(exc)})
+        except ProviderFailure as failure:
+            tally.add(failure.metric)
+            logger.warning(
+                "getcredit failed", extra={"error_class": failure.error_class, "error": str(failure)}
+            )
             return None
         self._store.record_credit(credit, now)
         logger.info("asanak credit", extra={"credit": str(credit)})
