@@ -43,7 +43,7 @@ from asanak.errors import AmbiguousError, RejectedError, RetryableError
 from sms_gateway.domain.model import Message, State
 from sms_gateway.domain.ports import MessageStore
 from sms_gateway.domain.publishing.service import Change, PublishService
-from sms_gateway.domain.sending.service import Envelope, SendService
+from sms_gateway.domain.sending.service import Envelope, SendPolicy, SendService
 
 from tests.fakes import MemoryMessageStore, MemoryPublisher, ScriptedProvider
 
@@ -129,11 +129,9 @@ class World:
         self.service = SendService(
             store=self.store,
             provider=self.provider,
-            default_sender=SENDER,
-            retention=timedelta(days=30),
-            concurrency=1,  # deterministic: one worker at a time (concurrency comes from nesting)
+            # one worker at a time: deterministic (concurrency comes from nesting)
+            policy=SendPolicy(SENDER, timedelta(days=30), concurrency=1, call_timeout=CALL_TIMEOUT),
             clock=lambda: self.now,
-            call_timeout=CALL_TIMEOUT,
             new_token=self._token,
             timer=lambda: self.now.timestamp(),
         )

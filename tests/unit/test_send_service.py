@@ -11,7 +11,7 @@ from sms_gateway.domain.errors import PublishError
 from sms_gateway.domain.events import Event
 from sms_gateway.domain.publishing.outbox import events_for
 from sms_gateway.domain.publishing.service import PublishService
-from sms_gateway.domain.sending.service import Envelope, SendService
+from sms_gateway.domain.sending.service import Envelope, SendPolicy, SendService
 
 from tests.fakes import MemoryMessageStore, MemoryPublisher, ScriptedProvider
 
@@ -33,13 +33,14 @@ def service(store=None, provider=None, metrics=None, concurrency=1) -> SendServi
     return SendService(
         store=store or MemoryMessageStore(),
         provider=provider or ScriptedProvider(),
-        default_sender="982164063188",
-        retention=timedelta(days=30),
-        concurrency=concurrency,
+        policy=policy(concurrency),
         clock=lambda: NOW,
         metrics=metrics,
-        call_timeout=timedelta(seconds=5),
     )
+
+
+def policy(concurrency: int = 1) -> SendPolicy:
+    return SendPolicy("982164063188", timedelta(days=30), concurrency, call_timeout=timedelta(seconds=5))
 
 
 def envelope(message_id: str, **body: object) -> Envelope:
@@ -130,11 +131,8 @@ def test_given_a_clock_running_faster_than_real_time_then_the_budget_still_follo
     fast = SendService(
         store=MemoryMessageStore(),
         provider=ScriptedProvider(),
-        default_sender="982164063188",
-        retention=timedelta(days=30),
-        concurrency=1,
+        policy=policy(),
         clock=lambda: NOW + timedelta(seconds=next(ticks)),  # 100 s pass at every look
-        call_timeout=timedelta(seconds=5),
     )
 
     outcome = fast.send_batch([envelope("m1", to="09120000001", text="t", id="r1")], timedelta(seconds=60))

@@ -77,7 +77,7 @@ def _sink(metrics: Any) -> Metrics:
 def build_send_service(
     settings: SendSettings, *, clock: Clock, metrics: Any, **overrides: Any
 ) -> SendService:
-    from sms_gateway.domain.sending.service import SendService
+    from sms_gateway.domain.sending.service import SendPolicy, SendService
 
     common = settings.common
     return _assemble(
@@ -87,12 +87,14 @@ def build_send_service(
             "store": lambda: message_store(common.table_name),
             "provider": lambda: provider(common, settings.send_concurrency),
         },
-        default_sender=settings.default_sender,
-        retention=timedelta(days=settings.retention_days),
-        concurrency=settings.send_concurrency,
+        policy=SendPolicy(
+            default_sender=settings.default_sender,
+            retention=timedelta(days=settings.retention_days),
+            concurrency=settings.send_concurrency,
+            call_timeout=timedelta(seconds=common.connect_timeout + common.read_timeout),
+        ),
         clock=clock,
         metrics=_sink(metrics),
-        call_timeout=timedelta(seconds=common.connect_timeout + common.read_timeout),
     )
 
 

@@ -19,9 +19,12 @@ if TYPE_CHECKING:
 __all__ = [
     "Forbidden",
     "InboundParseError",
+    "LeaseHeld",
+    "OutOfTime",
     "PublishError",
     "RequestTooLarge",
     "SecretError",
+    "SendFailed",
     "StoreError",
 ]
 
@@ -43,6 +46,18 @@ class PublishError(RuntimeError):
     def __init__(self, message: str, failed: Sequence[int] = ()) -> None:
         super().__init__(message)
         self.failed = list(failed)
+
+
+class SendFailed(RuntimeError):
+    """The record must be retried by SQS (nothing was lost; see ``__cause__``)."""
+
+
+class LeaseHeld(RuntimeError):
+    """A concurrent delivery holds a live lease on a recipient of this request: retry later."""
+
+
+class OutOfTime(RuntimeError):
+    """The invocation's remaining time could not cover another provider call: retry later."""
 
 
 class SecretError(RuntimeError):
