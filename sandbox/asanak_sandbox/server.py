@@ -48,8 +48,6 @@ from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote, urlsplit
-from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 from asanak_sandbox.clock import SandboxClock
 from asanak_sandbox.model import (
@@ -65,14 +63,28 @@ from asanak_sandbox.model import (
     normalize_sender,
     split_list,
 )
+from asanak_sandbox.rendering import (
+    TEHRAN,
+    TEHRAN_FORMAT,
+    Reply,
+    after_accept,
+    choose_format,
+    credit_reply,
+    credit_text,
+    error,
+    invalids_reply,
+    msgids_reply,
+    statuses_reply,
+    tehran_time,
+)
+
+__all__ = ["TEHRAN", "TEHRAN_FORMAT", "AsanakSandbox", "tehran_time"]
 
 _log = logging.getLogger("asanak_sandbox")
 
 API_PREFIX = "/webservice/v1rest"
 CONTROL_PREFIX = "/_sandbox"
 MAX_BATCH = 100
-TEHRAN = ZoneInfo("Asia/Tehran")
-TEHRAN_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 _BLOCKED_PAGE = (
     "<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1>"
@@ -82,18 +94,8 @@ _BLOCKED_PAGE = (
 _NOT_FOUND_PAGE = "<html><body><h1>404 Not Found</h1></body></html>"
 
 
-def tehran_time(moment: datetime.datetime) -> str:
-    """``moment`` as the provider writes times: Asia/Tehran wall clock, no zone."""
-    return moment.astimezone(TEHRAN).strftime(TEHRAN_FORMAT)
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: str = ""
-    content_type: str = "application/json; charset=UTF-8"
-    delay: float = 0.0
-    reset: bool = False
+class _NoRoute(Exception):
+    """No control endpoint of that method and name."""
 
 
 @dataclass
@@ -102,45 +104,6 @@ class _RateFault:
     rate: float
     method: str | None
     rng: random.Random = field(repr=False)
-
-
-class _NoRoute(Exception):
-    """No control endpoint of that method and name."""
-
-
-def _error(status: int, title: str, message: str) -> _Reply:
-    return _Reply(status, json.dumps({"status": title, "message": message}, ensure_ascii=False))
-
-
-def _after_accept(status: int) -> _Reply:
-    """A 500 from the application after it acted, or a 502 from a proxy that lost the answer."""
-    if status == 500:
-        return _Reply(500, json.dumps({"message": "Server Error"}))
-    html = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
-    return _Reply(status, html, "text/html; charset=UTF-8")
-
-
-def _format(accept: str | None) -> tuple[str, str]:
-    """(format, content type) chosen by the Accept header: html (default), json or xml."""
-    for item in (accept or "").split(","):
-        media = item.split(";", 1)[0].strip().lower()
-        if media == "application/json":
-            return "json", "application/json; charset=UTF-8"
-        if media in ("text/xml", "application/xml"):
-            return "xml", "text/xml; charset=UTF-8"
-        if media in ("application/xhtml", "application/xhtml+xml"):
-            return "xml", "application/xhtml+xml; charset=UTF-8"
-        if media in ("text/html", "*/*"):
-            break
-    return "html", "text/html; charset=UTF-8"
-
-
-def _xml(children: Sequence[str]) -> str:
-    return "<response>" + "".join(children) + "</response>"
-
-
-def _credit_text(credit: Decimal) -> str:
-    return format(credit.normalize(), "f") if credit == credit.to_integral_value() else format(credit, "f")
 
 
 class AsanakSandbox:
@@ -400,7 +363,7 @@ class AsanakSandbox:
 
     def serve_api(
         self, method: str, http_method: str, params: Mapping[str, str], accept: str | None
-    ) -> _Reply:
+    ) -> Reply:
         """Answer one API call (and record it)."""
         count = 0
         if method == "sendsms":
@@ -415,40 +378,40 @@ class AsanakSandbox:
         self._record(method, http_method, 0 if reply.reset else reply.status, count)
         return reply
 
-    def _faulty_reply(self, fault: Fault) -> _Reply | None:
+    def _faulty_reply(self, fault: Fault) -> Reply | None:
         """The canned answer of a fault that stops the call before it acts; None when it acts."""
         kind = fault.kind
         if kind == "reset":
-            return _Reply(0, reset=True)
+            return Reply(0, reset=True)
         if kind == "http_500":
             html = "<html><body><h1>500 Internal Server Error</h1></body></html>"
-            return _Reply(500, html, "text/html; charset=UTF-8")
+            return Reply(500, html, "text/html; charset=UTF-8")
         if kind == "http_503":
             html = "<html><body><h1>503 Service Unavailable</h1></body></html>"
-            return _Reply(503, html, "text/html; charset=UTF-8")
+            return Reply(503, html, "text/html; charset=UTF-8")
         if kind == "http_429":
-            return _error(429, "Too Many Requests", "rate limit exceeded, slow down")
+            return error(429, "Too Many Requests", "rate limit exceeded, slow down")
         if kind == "blocked_403":
-            return _Reply(403, _BLOCKED_PAGE, "text/html; charset=UTF-8")
+            return Reply(403, _BLOCKED_PAGE, "text/html; charset=UTF-8")
         if kind == "internal_error":
-            return _error(500, "Internal Server Error", "internal error, please try again later")
+            return error(500, "Internal Server Error", "internal error, please try again later")
         if kind == "html_200":
             html = "<html><body><h1>Down for maintenance</h1></body></html>"
-            return _Reply(200, html, "text/html; charset=UTF-8")
+            return Reply(200, html, "text/html; charset=UTF-8")
         if kind == "error_object":
-            return _error(200, "Error", fault.message or "the request could not be processed")
+            return error(200, "Error", fault.message or "the request could not be processed")
         if kind == "error_text_200":
-            return _Reply(200, fault.message or DEFAULT_ERROR_TEXT, "text/html; charset=UTF-8")
+            return Reply(200, fault.message or DEFAULT_ERROR_TEXT, "text/html; charset=UTF-8")
         return None
 
     def _answer(
         self, method: str, params: Mapping[str, str], accept: str | None, fault: Fault | None
-    ) -> _Reply:
+    ) -> Reply:
         with self._lock:
             username, password = self._username, self._password
         if params.get("username") != username or params.get("password") != password:
-            return _error(401, "Unauthorized", "invalid username or password")
-        fmt, content_type = _format(accept)
+            return error(401, "Unauthorized", "invalid username or password")
+        fmt, content_type = choose_format(accept)
         if method == "sendsms":
             reply = self._sendsms(params, fmt, drop_last=fault is not None and fault.kind == "missing_msgid")
         elif method == "msgstatus":
@@ -460,39 +423,39 @@ class AsanakSandbox:
         if fault is not None and fault.kind == "slow_after_accept":
             reply.delay += fault.delay
         if fault is not None and fault.kind in ACCEPT_THEN and reply.status == 200:
-            return _after_accept(ACCEPT_THEN[fault.kind])
+            return after_accept(ACCEPT_THEN[fault.kind])
         return reply
 
-    def _sendsms(self, params: Mapping[str, str], fmt: str, *, drop_last: bool) -> _Reply:
+    def _sendsms(self, params: Mapping[str, str], fmt: str, *, drop_last: bool) -> Reply:
         raw_destinations = split_list(params.get("destination", ""))
         if not raw_destinations:
-            return _error(400, "Bad Request", "destination is required")
+            return error(400, "Bad Request", "destination is required")
         if len(raw_destinations) > MAX_BATCH:
-            return _error(400, "Bad Request", f"at most {MAX_BATCH} destinations per request")
+            return error(400, "Bad Request", f"at most {MAX_BATCH} destinations per request")
         source = normalize_sender(params.get("source", ""))
         if not source:
-            return _error(400, "Bad Request", "source is required")
+            return error(400, "Bad Request", "source is required")
         destinations: list[str] = []
         for raw in raw_destinations:
             number = normalize_destination(raw)
             if number is None:
-                return _error(400, "Bad Request", f"invalid destination number: {raw}")
+                return error(400, "Bad Request", f"invalid destination number: {raw}")
             destinations.append(number)
         refusal = self._refusal(raw_destinations, destinations)
         if refusal is not None:
             return refusal
         text = params.get("message", "")
         if not text:
-            return _error(400, "Bad Request", "message is required")
+            return error(400, "Bad Request", "message is required")
         parts = count_parts(text)
         with self._lock:
             if source not in self._senders:
-                return _error(
+                return error(
                     400, "Bad Request", f"source number {source} is not an active sender of this account"
                 )
             cost = Decimal(parts * len(destinations))
             if self._credit < cost:
-                return _error(400, "Bad Request", "insufficient credit")
+                return error(400, "Bad Request", "insufficient credit")
             self._credit -= cost
             now = self.clock.now()
             msgids: list[int] = []
@@ -505,11 +468,9 @@ class AsanakSandbox:
                 msgids.append(msgid)
         if drop_last:
             msgids = msgids[:-1]
-        if fmt == "xml":
-            return _Reply(200, _xml([f"<MsgID>{msgid}</MsgID>" for msgid in msgids]))
-        return _Reply(200, json.dumps(msgids))
+        return msgids_reply(msgids, fmt)
 
-    def _refusal(self, raw: Sequence[str], destinations: Sequence[str]) -> _Reply | None:
+    def _refusal(self, raw: Sequence[str], destinations: Sequence[str]) -> Reply | None:
         """The refusal of a call that includes a refused destination (None when there is none)."""
         with self._lock:
             present = [
@@ -521,12 +482,8 @@ class AsanakSandbox:
             return None
         named = [given for given, is_named in present if is_named]
         if named:
-            body = {
-                "meta": {"status": 1010, "message": "destination list invalid"},
-                "data": {"Invalids": named},
-            }
-            return _Reply(406, json.dumps(body, ensure_ascii=False))
-        return _error(400, "Bad Request", "invalid destination")
+            return invalids_reply(named)
+        return error(400, "Bad Request", "invalid destination")
 
     def _status_of(self, msgid: str, now: datetime.datetime) -> dict[str, str]:
         with self._lock:
@@ -549,35 +506,20 @@ class AsanakSandbox:
             "DeliverTime": deliver,
         }
 
-    def _msgstatus(self, params: Mapping[str, str], fmt: str) -> _Reply:
+    def _msgstatus(self, params: Mapping[str, str], fmt: str) -> Reply:
         msgids = split_list(params.get("msgid", ""))
         if not msgids:
-            return _error(400, "Bad Request", "msgid is required")
+            return error(400, "Bad Request", "msgid is required")
         if len(msgids) > MAX_BATCH:
-            return _error(400, "Bad Request", f"at most {MAX_BATCH} msgids per request")
+            return error(400, "Bad Request", f"at most {MAX_BATCH} msgids per request")
         if not all(msgid.isdigit() for msgid in msgids):
-            return _error(400, "Bad Request", "msgid must be numeric")
+            return error(400, "Bad Request", "msgid must be numeric")
         now = self.clock.now()
         entries = [self._status_of(msgid, now) for msgid in msgids]
-        if fmt == "xml":
-            return _Reply(
-                200,
-                _xml(
-                    [
-                        "<MsgStatus>"
-                        + "".join(f"<{key}>{escape(value)}</{key}>" for key, value in entry.items())
-                        + "</MsgStatus>"
-                        for entry in entries
-                    ]
-                ),
-            )
-        return _Reply(200, json.dumps(entries))
+        return statuses_reply(entries, fmt)
 
-    def _getcredit(self, fmt: str) -> _Reply:
-        credit = _credit_text(self.credit)
-        if fmt == "xml":
-            return _Reply(200, _xml([f"<Credit>{credit}</Credit>"]))
-        return _Reply(200, json.dumps({"Credit": credit}))
+    def _getcredit(self, fmt: str) -> Reply:
+        return credit_reply(self.credit, fmt)
 
     # --- control plane ----------------------------------------------------------------------------
 
@@ -655,7 +597,7 @@ class AsanakSandbox:
             self.clear_refusals()
             return {"ok": True}
         if route == ("GET", "credit"):
-            return {"credit": _credit_text(self.credit)}
+            return {"credit": credit_text(self.credit)}
         if route == ("POST", "credit"):
             self.credit = Decimal(str(body["credit"]))
             return {"ok": True}
@@ -732,17 +674,17 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 payload = json.loads(body) if body.strip() else {}
             except ValueError:
-                self._send(_Reply(400, json.dumps({"error": "body must be JSON"})))
+                self._send(Reply(400, json.dumps({"error": "body must be JSON"})))
                 return
             status, value = sandbox.control(self.command, name, payload)
-            self._send(_Reply(status, json.dumps(value, ensure_ascii=False)))
+            self._send(Reply(status, json.dumps(value, ensure_ascii=False)))
             return
         method = (
             parts.path[len(API_PREFIX) + 1 :].strip("/").lower() if parts.path.startswith(API_PREFIX) else ""
         )
         if method not in API_METHODS or self.command not in ("GET", "POST"):
             self._send(
-                _Reply(404, "<html><body><h1>404 Not Found</h1></body></html>", "text/html; charset=UTF-8")
+                Reply(404, "<html><body><h1>404 Not Found</h1></body></html>", "text/html; charset=UTF-8")
             )
             return
         pairs = parse_qsl(parts.query, keep_blank_values=True, encoding="utf-8", errors="replace")
@@ -767,7 +709,7 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
-    def _send(self, reply: _Reply) -> None:
+    def _send(self, reply: Reply) -> None:
         data = reply.body.encode("utf-8")
         try:
             self.send_response(reply.status)
