@@ -54,11 +54,9 @@ from asanak_sandbox.model import (
     ACCEPT_THEN,
     API_METHODS,
     DEFAULT_ERROR_TEXT,
-    DEFAULT_TIMELINE,
     Call,
     Fault,
     SentSms,
-    count_parts,
     normalize_destination,
     normalize_sender,
     split_list,
@@ -77,6 +75,7 @@ from asanak_sandbox.rendering import (
     statuses_reply,
     tehran_time,
 )
+from asanak_sandbox.state import Account, NotAccepted, ProviderState
 
 __all__ = ["TEHRAN", "TEHRAN_FORMAT", "AsanakSandbox", "tehran_time"]
 
@@ -131,24 +130,20 @@ class AsanakSandbox:
         if not ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).version != 4:
             raise ValueError(f"the sandbox binds only the IPv4 loopback, not {host!r}")
         self._lock = threading.RLock()
-        self._username = username
-        self._password = password
-        self._senders = {normalize_sender(sender) for sender in senders}
-        self._credit = Decimal(credit)
         self._host = host
         self._port = port
         self._latency = float(latency)
-        self.clock = SandboxClock(clock_speed)
-        rng = random.Random(seed)
-        self._next_msgid = rng.randint(1_000_000, 8_999_999)
-        self._messages: dict[str, SentSms] = {}
-        self._sent: list[SentSms] = []
-        self._calls: list[Call] = []
+        self._clock = SandboxClock(clock_speed)
+        account = Account(
+            username=username,
+            password=password,
+            senders=frozenset(normalize_sender(sender) for sender in senders),
+            credit=Decimal(credit),
+        )
+        self._state = ProviderState(account, self._clock, seed=seed)
         self._faults: list[Fault] = []
         self._fault_uses: list[int] = []
         self._rate_faults: list[_RateFault] = []
-        self._scripts: dict[str, tuple[tuple[float, int], ...]] = {}
-        self._refused: dict[str, bool] = {}  # destination (98… form) → named in the refusal
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -207,14 +202,21 @@ class AsanakSandbox:
     # --- inspection and control -------------------------------------------------------------------
 
     @property
+    def clock(self) -> SandboxClock:
+        """The sandbox time: statuses move with it; ``advance`` it to age messages."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: SandboxClock) -> None:
+        self._clock = self._state.clock = clock
+
+    @property
     def sent(self) -> list[SentSms]:
-        with self._lock:
-            return list(self._sent)
+        return self._state.sent
 
     @property
     def calls(self) -> list[Call]:
-        with self._lock:
-            return list(self._calls)
+        return self._state.calls
 
     @property
     def latency(self) -> float:
@@ -228,13 +230,11 @@ class AsanakSandbox:
 
     @property
     def credit(self) -> Decimal:
-        with self._lock:
-            return self._credit
+        return self._state.credit
 
     @credit.setter
     def credit(self, value: Decimal) -> None:
-        with self._lock:
-            self._credit = Decimal(value)
+        self._state.credit = value
 
     def inject(self, fault: Fault) -> None:
         """Apply ``fault`` to the next ``fault.times`` matching API calls (in injection order)."""
@@ -253,20 +253,16 @@ class AsanakSandbox:
         """
         if isinstance(numbers, str):
             raise TypeError("numbers must be a list of numbers, not one string")
-        with self._lock:
-            for number in numbers:
-                self._refused[normalize_destination(str(number)) or str(number).strip()] = bool(named)
+        self._state.refuse(numbers, named=bool(named))
 
     def clear_refusals(self) -> None:
         """Accept every destination again."""
-        with self._lock:
-            self._refused.clear()
+        self._state.clear_refusals()
 
     @property
     def refused_destinations(self) -> dict[str, bool]:
         """The refused destinations (``98…`` form) and whether each is named in the refusal."""
-        with self._lock:
-            return dict(self._refused)
+        return self._state.refused
 
     def fault_rate(self, kind: str, rate: float, method: str | None = None, seed: int = 0) -> None:
         """Apply ``kind`` at random to a ``rate`` share of matching calls, until :meth:`clear_faults`."""
@@ -283,20 +279,14 @@ class AsanakSandbox:
             self._rate_faults.clear()
 
     def set_credentials(self, username: str, password: str) -> None:
-        with self._lock:
-            self._username, self._password = username, password
+        self._state.set_credentials(username, password)
 
     def script(self, destination: str, timeline: Sequence[tuple[float, int]]) -> None:
         """Statuses for one destination: (seconds since acceptance, code) pairs, e.g. ``[(0, 1), (10, 5)]``.
 
         Applies to that destination's messages, already sent or not, from the next ``msgstatus`` on.
         """
-        number = normalize_destination(destination) or destination
-        steps = tuple(sorted((float(seconds), int(code)) for seconds, code in timeline))
-        if not steps:
-            raise ValueError("a timeline needs at least one step")
-        with self._lock:
-            self._scripts[number] = steps
+        self._state.script(destination, timeline)
 
     def push_inbound(
         self,
@@ -357,10 +347,6 @@ class AsanakSandbox:
                     return candidate
         return None
 
-    def _record(self, method: str, http_method: str, status: int, count: int) -> None:
-        with self._lock:
-            self._calls.append(Call(method, http_method, status, count, self.clock.now()))
-
     def serve_api(
         self, method: str, http_method: str, params: Mapping[str, str], accept: str | None
     ) -> Reply:
@@ -375,7 +361,7 @@ class AsanakSandbox:
         if reply is None:
             reply = self._answer(method, params, accept, fault)
         reply.delay += self._latency
-        self._record(method, http_method, 0 if reply.reset else reply.status, count)
+        self._state.record(method, http_method, 0 if reply.reset else reply.status, count)
         return reply
 
     def _faulty_reply(self, fault: Fault) -> Reply | None:
@@ -407,9 +393,7 @@ class AsanakSandbox:
     def _answer(
         self, method: str, params: Mapping[str, str], accept: str | None, fault: Fault | None
     ) -> Reply:
-        with self._lock:
-            username, password = self._username, self._password
-        if params.get("username") != username or params.get("password") != password:
+        if not self._state.authenticates(params):
             return error(401, "Unauthorized", "invalid username or password")
         fmt, content_type = choose_format(accept)
         if method == "sendsms":
@@ -447,37 +431,17 @@ class AsanakSandbox:
         text = params.get("message", "")
         if not text:
             return error(400, "Bad Request", "message is required")
-        parts = count_parts(text)
-        with self._lock:
-            if source not in self._senders:
-                return error(
-                    400, "Bad Request", f"source number {source} is not an active sender of this account"
-                )
-            cost = Decimal(parts * len(destinations))
-            if self._credit < cost:
-                return error(400, "Bad Request", "insufficient credit")
-            self._credit -= cost
-            now = self.clock.now()
-            msgids: list[int] = []
-            for destination in destinations:
-                msgid = self._next_msgid
-                self._next_msgid += 1
-                sms = SentSms(str(msgid), source, destination, text, parts, now)
-                self._messages[sms.msgid] = sms
-                self._sent.append(sms)
-                msgids.append(msgid)
+        try:
+            msgids = self._state.accept(source, destinations, text)
+        except NotAccepted as exc:
+            return error(400, "Bad Request", str(exc))
         if drop_last:
             msgids = msgids[:-1]
         return msgids_reply(msgids, fmt)
 
     def _refusal(self, raw: Sequence[str], destinations: Sequence[str]) -> Reply | None:
         """The refusal of a call that includes a refused destination (None when there is none)."""
-        with self._lock:
-            present = [
-                (given, self._refused[number])
-                for given, number in zip(raw, destinations, strict=True)
-                if number in self._refused
-            ]
+        present = self._state.refused_among(raw, destinations)
         if not present:
             return None
         named = [given for given, is_named in present if is_named]
@@ -485,17 +449,12 @@ class AsanakSandbox:
             return invalids_reply(named)
         return error(400, "Bad Request", "invalid destination")
 
-    def _status_of(self, msgid: str, now: datetime.datetime) -> dict[str, str]:
-        with self._lock:
-            sms = self._messages.get(msgid)
-            if sms is None:
-                return {"MsgID": msgid, "Status": "-1", "SendTime": "", "DeliverTime": ""}
-            timeline = self._scripts.get(sms.destination, DEFAULT_TIMELINE)
-        elapsed = (now - sms.accepted_at).total_seconds()
-        code, since = 1, 0.0
-        for seconds, step_code in timeline:
-            if seconds <= elapsed:
-                code, since = step_code, seconds
+    @staticmethod
+    def _status_entry(msgid: str, status: tuple[SentSms, int, float] | None) -> dict[str, str]:
+        """One ``msgstatus`` entry: an unknown msgid is status -1; DeliverTime only once delivered (6)."""
+        if status is None:
+            return {"MsgID": msgid, "Status": "-1", "SendTime": "", "DeliverTime": ""}
+        sms, code, since = status
         deliver = ""
         if code == 6:
             deliver = tehran_time(sms.accepted_at + datetime.timedelta(seconds=since))
@@ -515,7 +474,7 @@ class AsanakSandbox:
         if not all(msgid.isdigit() for msgid in msgids):
             return error(400, "Bad Request", "msgid must be numeric")
         now = self.clock.now()
-        entries = [self._status_of(msgid, now) for msgid in msgids]
+        entries = [self._status_entry(msgid, self._state.status_at(msgid, now)) for msgid in msgids]
         return statuses_reply(entries, fmt)
 
     def _getcredit(self, fmt: str) -> Reply:
