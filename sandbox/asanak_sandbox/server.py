@@ -36,24 +36,21 @@ import datetime
 import ipaddress
 import json
 import logging
-import random
 import socket
 import struct
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from asanak_sandbox.clock import SandboxClock
+from asanak_sandbox.faults import FaultBook, after_acting, canned_reply, drops_last_msgid
 from asanak_sandbox.model import (
-    ACCEPT_THEN,
     API_METHODS,
-    DEFAULT_ERROR_TEXT,
     Call,
     Fault,
     SentSms,
@@ -65,7 +62,6 @@ from asanak_sandbox.rendering import (
     TEHRAN,
     TEHRAN_FORMAT,
     Reply,
-    after_accept,
     choose_format,
     credit_reply,
     credit_text,
@@ -85,24 +81,11 @@ API_PREFIX = "/webservice/v1rest"
 CONTROL_PREFIX = "/_sandbox"
 MAX_BATCH = 100
 
-_BLOCKED_PAGE = (
-    "<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1>"
-    "<p>Your IP address is not allowed to access this service.</p></body></html>"
-)
-
 _NOT_FOUND_PAGE = "<html><body><h1>404 Not Found</h1></body></html>"
 
 
 class _NoRoute(Exception):
     """No control endpoint of that method and name."""
-
-
-@dataclass
-class _RateFault:
-    kind: str
-    rate: float
-    method: str | None
-    rng: random.Random = field(repr=False)
 
 
 class AsanakSandbox:
@@ -129,7 +112,6 @@ class AsanakSandbox:
             host = "127.0.0.1"
         if not ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).version != 4:
             raise ValueError(f"the sandbox binds only the IPv4 loopback, not {host!r}")
-        self._lock = threading.RLock()
         self._host = host
         self._port = port
         self._latency = float(latency)
@@ -141,9 +123,7 @@ class AsanakSandbox:
             credit=Decimal(credit),
         )
         self._state = ProviderState(account, self._clock, seed=seed)
-        self._faults: list[Fault] = []
-        self._fault_uses: list[int] = []
-        self._rate_faults: list[_RateFault] = []
+        self._faults = FaultBook()
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -238,9 +218,7 @@ class AsanakSandbox:
 
     def inject(self, fault: Fault) -> None:
         """Apply ``fault`` to the next ``fault.times`` matching API calls (in injection order)."""
-        with self._lock:
-            self._faults.append(fault)
-            self._fault_uses.append(fault.times)
+        self._faults.inject(fault)
 
     def refuse_destinations(self, numbers: Sequence[str], *, named: bool = True) -> None:
         """Refuse every ``sendsms`` call that includes any of ``numbers`` (any form the sandbox reads).
@@ -266,17 +244,10 @@ class AsanakSandbox:
 
     def fault_rate(self, kind: str, rate: float, method: str | None = None, seed: int = 0) -> None:
         """Apply ``kind`` at random to a ``rate`` share of matching calls, until :meth:`clear_faults`."""
-        Fault(kind, method)  # validates kind and method
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError("rate must be between 0 and 1")
-        with self._lock:
-            self._rate_faults.append(_RateFault(kind, rate, method, random.Random(seed)))
+        self._faults.add_rate(kind, rate, method, seed)
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-            self._fault_uses.clear()
-            self._rate_faults.clear()
+        self._faults.clear()
 
     def set_credentials(self, username: str, password: str) -> None:
         self._state.set_credentials(username, password)
@@ -332,21 +303,6 @@ class AsanakSandbox:
 
     # --- the web service --------------------------------------------------------------------------
 
-    def _take_fault(self, method: str) -> Fault | None:
-        with self._lock:
-            for index, fault in enumerate(self._faults):
-                if fault.applies_to(method):
-                    self._fault_uses[index] -= 1
-                    if self._fault_uses[index] == 0:
-                        del self._faults[index]
-                        del self._fault_uses[index]
-                    return fault
-            for rule in self._rate_faults:
-                candidate = Fault(rule.kind, rule.method)
-                if candidate.applies_to(method) and rule.rng.random() < rule.rate:
-                    return candidate
-        return None
-
     def serve_api(
         self, method: str, http_method: str, params: Mapping[str, str], accept: str | None
     ) -> Reply:
@@ -356,39 +312,13 @@ class AsanakSandbox:
             count = len(split_list(params.get("destination", "")))
         elif method == "msgstatus":
             count = len(split_list(params.get("msgid", "")))
-        fault = self._take_fault(method)
-        reply = self._faulty_reply(fault) if fault is not None else None
+        fault = self._faults.take(method)
+        reply = canned_reply(fault) if fault is not None else None
         if reply is None:
             reply = self._answer(method, params, accept, fault)
         reply.delay += self._latency
         self._state.record(method, http_method, 0 if reply.reset else reply.status, count)
         return reply
-
-    def _faulty_reply(self, fault: Fault) -> Reply | None:
-        """The canned answer of a fault that stops the call before it acts; None when it acts."""
-        kind = fault.kind
-        if kind == "reset":
-            return Reply(0, reset=True)
-        if kind == "http_500":
-            html = "<html><body><h1>500 Internal Server Error</h1></body></html>"
-            return Reply(500, html, "text/html; charset=UTF-8")
-        if kind == "http_503":
-            html = "<html><body><h1>503 Service Unavailable</h1></body></html>"
-            return Reply(503, html, "text/html; charset=UTF-8")
-        if kind == "http_429":
-            return error(429, "Too Many Requests", "rate limit exceeded, slow down")
-        if kind == "blocked_403":
-            return Reply(403, _BLOCKED_PAGE, "text/html; charset=UTF-8")
-        if kind == "internal_error":
-            return error(500, "Internal Server Error", "internal error, please try again later")
-        if kind == "html_200":
-            html = "<html><body><h1>Down for maintenance</h1></body></html>"
-            return Reply(200, html, "text/html; charset=UTF-8")
-        if kind == "error_object":
-            return error(200, "Error", fault.message or "the request could not be processed")
-        if kind == "error_text_200":
-            return Reply(200, fault.message or DEFAULT_ERROR_TEXT, "text/html; charset=UTF-8")
-        return None
 
     def _answer(
         self, method: str, params: Mapping[str, str], accept: str | None, fault: Fault | None
@@ -397,18 +327,14 @@ class AsanakSandbox:
             return error(401, "Unauthorized", "invalid username or password")
         fmt, content_type = choose_format(accept)
         if method == "sendsms":
-            reply = self._sendsms(params, fmt, drop_last=fault is not None and fault.kind == "missing_msgid")
+            reply = self._sendsms(params, fmt, drop_last=drops_last_msgid(fault))
         elif method == "msgstatus":
             reply = self._msgstatus(params, fmt)
         else:
             reply = self._getcredit(fmt)
         if reply.status == 200:
             reply.content_type = content_type
-        if fault is not None and fault.kind == "slow_after_accept":
-            reply.delay += fault.delay
-        if fault is not None and fault.kind in ACCEPT_THEN and reply.status == 200:
-            return after_accept(ACCEPT_THEN[fault.kind])
-        return reply
+        return after_acting(fault, reply)
 
     def _sendsms(self, params: Mapping[str, str], fmt: str, *, drop_last: bool) -> Reply:
         raw_destinations = split_list(params.get("destination", ""))
