@@ -32,7 +32,6 @@ Only the loopback interface is ever bound.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import ipaddress
 import json
 import logging
@@ -47,40 +46,31 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from asanak_sandbox.api import MAX_BATCH, ApiCall, ProviderApi
 from asanak_sandbox.clock import SandboxClock
-from asanak_sandbox.faults import FaultBook, after_acting, canned_reply, drops_last_msgid
+from asanak_sandbox.faults import FaultBook
 from asanak_sandbox.model import (
     API_METHODS,
     Call,
     Fault,
     SentSms,
-    normalize_destination,
     normalize_sender,
-    split_list,
 )
 from asanak_sandbox.rendering import (
     TEHRAN,
     TEHRAN_FORMAT,
     Reply,
-    choose_format,
-    credit_reply,
     credit_text,
-    error,
-    invalids_reply,
-    msgids_reply,
-    statuses_reply,
     tehran_time,
 )
-from asanak_sandbox.state import Account, NotAccepted, ProviderState
+from asanak_sandbox.state import Account, ProviderState
 
-__all__ = ["TEHRAN", "TEHRAN_FORMAT", "AsanakSandbox", "tehran_time"]
+__all__ = ["MAX_BATCH", "TEHRAN", "TEHRAN_FORMAT", "AsanakSandbox", "tehran_time"]
 
 _log = logging.getLogger("asanak_sandbox")
 
 API_PREFIX = "/webservice/v1rest"
 CONTROL_PREFIX = "/_sandbox"
-MAX_BATCH = 100
-
 _NOT_FOUND_PAGE = "<html><body><h1>404 Not Found</h1></body></html>"
 
 
@@ -114,7 +104,6 @@ class AsanakSandbox:
             raise ValueError(f"the sandbox binds only the IPv4 loopback, not {host!r}")
         self._host = host
         self._port = port
-        self._latency = float(latency)
         self._clock = SandboxClock(clock_speed)
         account = Account(
             username=username,
@@ -124,6 +113,7 @@ class AsanakSandbox:
         )
         self._state = ProviderState(account, self._clock, seed=seed)
         self._faults = FaultBook()
+        self._api = ProviderApi(self._state, self._faults, float(latency))
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -200,13 +190,13 @@ class AsanakSandbox:
 
     @property
     def latency(self) -> float:
-        return self._latency
+        return self._api.latency
 
     @latency.setter
     def latency(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("latency must not be negative")
-        self._latency = float(seconds)
+        self._api.latency = float(seconds)
 
     @property
     def credit(self) -> Decimal:
@@ -307,104 +297,7 @@ class AsanakSandbox:
         self, method: str, http_method: str, params: Mapping[str, str], accept: str | None
     ) -> Reply:
         """Answer one API call (and record it)."""
-        count = 0
-        if method == "sendsms":
-            count = len(split_list(params.get("destination", "")))
-        elif method == "msgstatus":
-            count = len(split_list(params.get("msgid", "")))
-        fault = self._faults.take(method)
-        reply = canned_reply(fault) if fault is not None else None
-        if reply is None:
-            reply = self._answer(method, params, accept, fault)
-        reply.delay += self._latency
-        self._state.record(method, http_method, 0 if reply.reset else reply.status, count)
-        return reply
-
-    def _answer(
-        self, method: str, params: Mapping[str, str], accept: str | None, fault: Fault | None
-    ) -> Reply:
-        if not self._state.authenticates(params):
-            return error(401, "Unauthorized", "invalid username or password")
-        fmt, content_type = choose_format(accept)
-        if method == "sendsms":
-            reply = self._sendsms(params, fmt, drop_last=drops_last_msgid(fault))
-        elif method == "msgstatus":
-            reply = self._msgstatus(params, fmt)
-        else:
-            reply = self._getcredit(fmt)
-        if reply.status == 200:
-            reply.content_type = content_type
-        return after_acting(fault, reply)
-
-    def _sendsms(self, params: Mapping[str, str], fmt: str, *, drop_last: bool) -> Reply:
-        raw_destinations = split_list(params.get("destination", ""))
-        if not raw_destinations:
-            return error(400, "Bad Request", "destination is required")
-        if len(raw_destinations) > MAX_BATCH:
-            return error(400, "Bad Request", f"at most {MAX_BATCH} destinations per request")
-        source = normalize_sender(params.get("source", ""))
-        if not source:
-            return error(400, "Bad Request", "source is required")
-        destinations: list[str] = []
-        for raw in raw_destinations:
-            number = normalize_destination(raw)
-            if number is None:
-                return error(400, "Bad Request", f"invalid destination number: {raw}")
-            destinations.append(number)
-        refusal = self._refusal(raw_destinations, destinations)
-        if refusal is not None:
-            return refusal
-        text = params.get("message", "")
-        if not text:
-            return error(400, "Bad Request", "message is required")
-        try:
-            msgids = self._state.accept(source, destinations, text)
-        except NotAccepted as exc:
-            return error(400, "Bad Request", str(exc))
-        if drop_last:
-            msgids = msgids[:-1]
-        return msgids_reply(msgids, fmt)
-
-    def _refusal(self, raw: Sequence[str], destinations: Sequence[str]) -> Reply | None:
-        """The refusal of a call that includes a refused destination (None when there is none)."""
-        present = self._state.refused_among(raw, destinations)
-        if not present:
-            return None
-        named = [given for given, is_named in present if is_named]
-        if named:
-            return invalids_reply(named)
-        return error(400, "Bad Request", "invalid destination")
-
-    @staticmethod
-    def _status_entry(msgid: str, status: tuple[SentSms, int, float] | None) -> dict[str, str]:
-        """One ``msgstatus`` entry: an unknown msgid is status -1; DeliverTime only once delivered (6)."""
-        if status is None:
-            return {"MsgID": msgid, "Status": "-1", "SendTime": "", "DeliverTime": ""}
-        sms, code, since = status
-        deliver = ""
-        if code == 6:
-            deliver = tehran_time(sms.accepted_at + datetime.timedelta(seconds=since))
-        return {
-            "MsgID": msgid,
-            "Status": str(code),
-            "SendTime": tehran_time(sms.accepted_at),
-            "DeliverTime": deliver,
-        }
-
-    def _msgstatus(self, params: Mapping[str, str], fmt: str) -> Reply:
-        msgids = split_list(params.get("msgid", ""))
-        if not msgids:
-            return error(400, "Bad Request", "msgid is required")
-        if len(msgids) > MAX_BATCH:
-            return error(400, "Bad Request", f"at most {MAX_BATCH} msgids per request")
-        if not all(msgid.isdigit() for msgid in msgids):
-            return error(400, "Bad Request", "msgid must be numeric")
-        now = self.clock.now()
-        entries = [self._status_entry(msgid, self._state.status_at(msgid, now)) for msgid in msgids]
-        return statuses_reply(entries, fmt)
-
-    def _getcredit(self, fmt: str) -> Reply:
-        return credit_reply(self.credit, fmt)
+        return self._api.serve(ApiCall(method=method, http_method=http_method, params=params, accept=accept))
 
     # --- control plane ----------------------------------------------------------------------------
 
