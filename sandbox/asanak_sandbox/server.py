@@ -38,13 +38,11 @@ import logging
 import socket
 import struct
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from asanak_sandbox.api import MAX_BATCH, ApiCall, ProviderApi
 from asanak_sandbox.clock import SandboxClock
@@ -56,6 +54,7 @@ from asanak_sandbox.model import (
     SentSms,
     normalize_sender,
 )
+from asanak_sandbox.push import InboundPush, push
 from asanak_sandbox.rendering import (
     TEHRAN,
     TEHRAN_FORMAT,
@@ -268,28 +267,17 @@ class AsanakSandbox:
         status of the receiver's answer.
         """
         when = receive_time if receive_time is not None else tehran_time(self.clock.now())
-
-        def encode(value: str) -> str:
-            return quote(value, safe="").replace("%20", space)
-
-        body = encode(text)
-        if double_encode:
-            body = quote(body, safe="")
-        query = "&".join(
-            (
-                f"Destination={encode(destination)}",
-                f"Source={encode(source)}",
-                f"ReceiveTime={encode(when)}",
-                f"{encode(param_name)}={body}",
-            )
+        inbound = InboundPush(
+            url=url,
+            source=source,
+            destination=destination,
+            text=text,
+            receive_time=when,
+            param_name=param_name,
+            space=space,
+            double_encode=double_encode,
         )
-        target = f"{url}{'&' if '?' in url else '?'}{query}"
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(urllib.request.Request(target, method="GET"), timeout=10) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
+        return push(inbound)
 
     # --- the web service --------------------------------------------------------------------------
 
