@@ -6,25 +6,8 @@ the format the ``Accept`` header asks for (``text/html`` by default: JSON-lookin
 Failures use the shapes seen in the wild: a JSON object ``{"status": …, "message": …}`` with 400 or
 401. Delivery statuses move with the sandbox clock along a timeline per destination.
 
-``/_sandbox/…`` is a JSON control plane for other processes (the local stack, load tests):
-
-====================  =========================================================================
-``GET  health``       ``{"ok": true, "base_url": …}``
-``GET  sent``         every accepted SMS (``SentSms`` fields, times ISO 8601 UTC)
-``GET  calls``        every API request (``Call`` fields; status 0 = connection reset)
-``POST faults``       ``{"kind", "method"?, "times"?, "delay"?, "message"?}`` or
-                      ``{"kind", "rate", "method"?, "seed"?}``; ``DELETE faults`` clears them
-``GET|POST clock``    the sandbox time; POST ``{"advance": seconds}``
-``POST inbound``      push an inbound SMS: ``{"url", "source", "destination", "text",
-                      "receive_time"?, "param_name"?, "space"?, "double_encode"?}`` → ``{"status"}``
-``POST script``       ``{"destination", "timeline": [[seconds, code], …]}``
-``POST credentials``  ``{"username", "password"}``
-``POST latency``      ``{"latency": seconds}``
-``GET|POST credit``   the account's credit; POST ``{"credit": "100"}``
-``GET  refusals``     the refused destinations: ``[{"destination", "named"}]``
-``POST refusals``     ``{"destinations": [...], "named"?: true}``: refuse them (see
-                      :meth:`AsanakSandbox.refuse_destinations`); ``DELETE refusals`` clears them
-====================  =========================================================================
+``/_sandbox/…`` is a JSON control plane for other processes (the local stack, load tests); its
+routes are listed in :mod:`asanak_sandbox.control`.
 
 Only the loopback interface is ever bound.
 """
@@ -39,13 +22,14 @@ import socket
 import struct
 import threading
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from asanak_sandbox.api import MAX_BATCH, ApiCall, ProviderApi
 from asanak_sandbox.clock import SandboxClock
+from asanak_sandbox.control import control
 from asanak_sandbox.faults import FaultBook
 from asanak_sandbox.model import (
     API_METHODS,
@@ -59,7 +43,6 @@ from asanak_sandbox.rendering import (
     TEHRAN,
     TEHRAN_FORMAT,
     Reply,
-    credit_text,
     tehran_time,
 )
 from asanak_sandbox.state import Account, ProviderState
@@ -71,10 +54,6 @@ _log = logging.getLogger("asanak_sandbox")
 API_PREFIX = "/webservice/v1rest"
 CONTROL_PREFIX = "/_sandbox"
 _NOT_FOUND_PAGE = "<html><body><h1>404 Not Found</h1></body></html>"
-
-
-class _NoRoute(Exception):
-    """No control endpoint of that method and name."""
 
 
 class AsanakSandbox:
@@ -291,83 +270,7 @@ class AsanakSandbox:
 
     def control(self, http_method: str, name: str, payload: Any) -> tuple[int, Any]:
         """One ``/_sandbox/{name}`` request; returns (HTTP status, JSON value)."""
-        try:
-            return 200, self._control(http_method, name, payload if isinstance(payload, dict) else {})
-        except _NoRoute:
-            return 404, {"error": f"no such control endpoint {http_method} {name}"}
-        except (LookupError, TypeError, ValueError, InvalidOperation) as exc:
-            return 400, {"error": f"{type(exc).__name__}: {exc}"}
-
-    def _control(self, http_method: str, name: str, body: dict[str, Any]) -> Any:
-        route = (http_method, name)
-        if route == ("GET", "health"):
-            return {"ok": True, "base_url": self.base_url}
-        if route == ("GET", "sent"):
-            return [sms.to_json() for sms in self.sent]
-        if route == ("GET", "calls"):
-            return [call.to_json() for call in self.calls]
-        if route == ("POST", "faults"):
-            if "rate" in body:
-                self.fault_rate(
-                    body["kind"], float(body["rate"]), body.get("method"), int(body.get("seed", 0))
-                )
-            else:
-                fields = {
-                    key: body[key] for key in ("kind", "method", "times", "delay", "message") if key in body
-                }
-                self.inject(Fault(**fields))
-            return {"ok": True}
-        if route == ("DELETE", "faults"):
-            self.clear_faults()
-            return {"ok": True}
-        if route == ("GET", "clock"):
-            return {"now": self.clock.now().isoformat()}
-        if route == ("POST", "clock"):
-            return {"now": self.clock.advance(float(body.get("advance", 0))).isoformat()}
-        if route == ("POST", "inbound"):
-            status = self.push_inbound(
-                str(body["url"]),
-                source=str(body["source"]),
-                destination=str(body["destination"]),
-                text=str(body["text"]),
-                receive_time=body.get("receive_time"),
-                param_name=str(body.get("param_name", "Msg Body")),
-                space=str(body.get("space", "%20")),
-                double_encode=bool(body.get("double_encode", False)),
-            )
-            return {"status": status}
-        if route == ("POST", "script"):
-            self.script(
-                str(body["destination"]), [(float(step[0]), int(step[1])) for step in body["timeline"]]
-            )
-            return {"ok": True}
-        if route == ("POST", "credentials"):
-            self.set_credentials(str(body["username"]), str(body["password"]))
-            return {"ok": True}
-        if route == ("POST", "latency"):
-            self.latency = float(body["latency"])
-            return {"ok": True}
-        if route == ("GET", "refusals"):
-            return [
-                {"destination": number, "named": named} for number, named in self.refused_destinations.items()
-            ]
-        if route == ("POST", "refusals"):
-            destinations = body["destinations"]
-            if not isinstance(destinations, list):
-                raise TypeError("destinations must be a list")
-            self.refuse_destinations(
-                [str(number) for number in destinations], named=bool(body.get("named", True))
-            )
-            return {"ok": True}
-        if route == ("DELETE", "refusals"):
-            self.clear_refusals()
-            return {"ok": True}
-        if route == ("GET", "credit"):
-            return {"credit": credit_text(self.credit)}
-        if route == ("POST", "credit"):
-            self.credit = Decimal(str(body["credit"]))
-            return {"ok": True}
-        raise _NoRoute(name)
+        return control(self, http_method, name, payload)
 
     @property
     def stopping(self) -> bool:
