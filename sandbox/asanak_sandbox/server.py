@@ -9,51 +9,43 @@ Failures use the shapes seen in the wild: a JSON object ``{"status": …, "messa
 ``/_sandbox/…`` is a JSON control plane for other processes (the local stack, load tests); its
 routes are listed in :mod:`asanak_sandbox.control`.
 
+:class:`AsanakSandbox` is the one way in, from Python or over HTTP; the parts it puts together are
+the provider's state (:mod:`~asanak_sandbox.state`), its answers (:mod:`~asanak_sandbox.api`,
+written by :mod:`~asanak_sandbox.rendering`), faults (:mod:`~asanak_sandbox.faults`), inbound
+pushes (:mod:`~asanak_sandbox.push`) and the HTTP server (:mod:`~asanak_sandbox.httpd`).
+
 Only the loopback interface is ever bound.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import json
 import logging
-import socket
-import struct
-import threading
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlsplit
 
 from asanak_sandbox.api import MAX_BATCH, ApiCall, ProviderApi
 from asanak_sandbox.clock import SandboxClock
 from asanak_sandbox.control import control
 from asanak_sandbox.faults import FaultBook
-from asanak_sandbox.model import (
-    API_METHODS,
-    Call,
-    Fault,
-    SentSms,
-    normalize_sender,
-)
+from asanak_sandbox.httpd import API_PREFIX, CONTROL_PREFIX, Listener
+from asanak_sandbox.model import Call, Fault, SentSms, normalize_sender
 from asanak_sandbox.push import InboundPush, push
-from asanak_sandbox.rendering import (
-    TEHRAN,
-    TEHRAN_FORMAT,
-    Reply,
-    tehran_time,
-)
+from asanak_sandbox.rendering import TEHRAN, TEHRAN_FORMAT, Reply, tehran_time
 from asanak_sandbox.state import Account, ProviderState
 
-__all__ = ["MAX_BATCH", "TEHRAN", "TEHRAN_FORMAT", "AsanakSandbox", "tehran_time"]
+__all__ = [
+    "API_PREFIX",
+    "CONTROL_PREFIX",
+    "MAX_BATCH",
+    "TEHRAN",
+    "TEHRAN_FORMAT",
+    "AsanakSandbox",
+    "tehran_time",
+]
 
 _log = logging.getLogger("asanak_sandbox")
-
-API_PREFIX = "/webservice/v1rest"
-CONTROL_PREFIX = "/_sandbox"
-_NOT_FOUND_PAGE = "<html><body><h1>404 Not Found</h1></body></html>"
 
 
 class AsanakSandbox:
@@ -80,8 +72,6 @@ class AsanakSandbox:
             host = "127.0.0.1"
         if not ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).version != 4:
             raise ValueError(f"the sandbox binds only the IPv4 loopback, not {host!r}")
-        self._host = host
-        self._port = port
         self._clock = SandboxClock(clock_speed)
         account = Account(
             username=username,
@@ -92,38 +82,18 @@ class AsanakSandbox:
         self._state = ProviderState(account, self._clock, seed=seed)
         self._faults = FaultBook()
         self._api = ProviderApi(self._state, self._faults, float(latency))
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._listener = Listener(host, port)
 
     # --- life cycle -------------------------------------------------------------------------------
 
     def start(self) -> Self:
-        if self._server is not None:
-            raise RuntimeError("sandbox already started")
-        self._stopping.clear()
-        server = _Server((self._host, self._port), _Handler)
-        server.sandbox = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="asanak-sandbox", daemon=True
-        )
-        self._thread.start()
+        self._listener.start(self)
         _log.debug("Asanak sandbox listening on %s", self.base_url)
         return self
 
     def stop(self) -> None:
         """Stop serving, cut open connections and wake slow replies; safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = self._thread = None
+        self._listener.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -133,19 +103,25 @@ class AsanakSandbox:
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("sandbox not started")
-        return int(self._server.server_address[1])
+        return self._listener.port
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT`` (the control plane lives under ``/_sandbox/``)."""
-        return f"http://{self._host}:{self.port}"
+        return f"http://{self._listener.host}:{self.port}"
 
     @property
     def base_url(self) -> str:
         """The web service's base address, as ``https://panel.asanak.com/webservice/v1rest`` is."""
         return f"{self.url}{API_PREFIX}"
+
+    @property
+    def stopping(self) -> bool:
+        return self._listener.stopping
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, returning early when the sandbox stops."""
+        self._listener.wait(seconds)
 
     # --- inspection and control -------------------------------------------------------------------
 
@@ -188,6 +164,13 @@ class AsanakSandbox:
         """Apply ``fault`` to the next ``fault.times`` matching API calls (in injection order)."""
         self._faults.inject(fault)
 
+    def fault_rate(self, kind: str, rate: float, method: str | None = None, seed: int = 0) -> None:
+        """Apply ``kind`` at random to a ``rate`` share of matching calls, until :meth:`clear_faults`."""
+        self._faults.add_rate(kind, rate, method, seed)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
     def refuse_destinations(self, numbers: Sequence[str], *, named: bool = True) -> None:
         """Refuse every ``sendsms`` call that includes any of ``numbers`` (any form the sandbox reads).
 
@@ -209,13 +192,6 @@ class AsanakSandbox:
     def refused_destinations(self) -> dict[str, bool]:
         """The refused destinations (``98…`` form) and whether each is named in the refusal."""
         return self._state.refused
-
-    def fault_rate(self, kind: str, rate: float, method: str | None = None, seed: int = 0) -> None:
-        """Apply ``kind`` at random to a ``rate`` share of matching calls, until :meth:`clear_faults`."""
-        self._faults.add_rate(kind, rate, method, seed)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
 
     def set_credentials(self, username: str, password: str) -> None:
         self._state.set_credentials(username, password)
@@ -258,7 +234,7 @@ class AsanakSandbox:
         )
         return push(inbound)
 
-    # --- the web service --------------------------------------------------------------------------
+    # --- serving ----------------------------------------------------------------------------------
 
     def serve_api(
         self, method: str, http_method: str, params: Mapping[str, str], accept: str | None
@@ -266,125 +242,6 @@ class AsanakSandbox:
         """Answer one API call (and record it)."""
         return self._api.serve(ApiCall(method=method, http_method=http_method, params=params, accept=accept))
 
-    # --- control plane ----------------------------------------------------------------------------
-
     def control(self, http_method: str, name: str, payload: Any) -> tuple[int, Any]:
         """One ``/_sandbox/{name}`` request; returns (HTTP status, JSON value)."""
         return control(self, http_method, name, payload)
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
-    def wait(self, seconds: float) -> None:
-        """Sleep up to ``seconds``, returning early when the sandbox stops."""
-        if seconds > 0:
-            self._stopping.wait(seconds)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # stop() must not wait for idle keep-alive connections
-    sandbox: AsanakSandbox
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._open_lock:
-            sockets = list(self._open)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "AsanakSandbox/1.0"
-    timeout = 30  # idle keep-alive connections end after this
-    disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms delayed-ACK stalls
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Never the query string: it carries the password of GET calls.
-        _log.debug("%s %s", self.command, urlsplit(self.path).path)
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _dispatch(self) -> None:
-        sandbox = self.server.sandbox
-        parts = urlsplit(self.path)
-        body = self._read_body()
-        if parts.path.startswith(CONTROL_PREFIX + "/"):
-            name = parts.path[len(CONTROL_PREFIX) + 1 :].strip("/")
-            try:
-                payload = json.loads(body) if body.strip() else {}
-            except ValueError:
-                self._send(Reply(400, json.dumps({"error": "body must be JSON"})))
-                return
-            status, value = sandbox.control(self.command, name, payload)
-            self._send(Reply(status, json.dumps(value, ensure_ascii=False)))
-            return
-        method = (
-            parts.path[len(API_PREFIX) + 1 :].strip("/").lower() if parts.path.startswith(API_PREFIX) else ""
-        )
-        if method not in API_METHODS or self.command not in ("GET", "POST"):
-            self._send(
-                Reply(404, "<html><body><h1>404 Not Found</h1></body></html>", "text/html; charset=UTF-8")
-            )
-            return
-        pairs = parse_qsl(parts.query, keep_blank_values=True, encoding="utf-8", errors="replace")
-        if self.command == "POST" and body:
-            pairs += parse_qsl(
-                body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
-            )
-        params = {key.lower(): value for key, value in pairs}  # `Username` and `username` alike
-        reply = sandbox.serve_api(method, self.command, params, self.headers.get("Accept"))
-        if reply.reset:
-            self._reset()
-            return
-        sandbox.wait(reply.delay)
-        if sandbox.stopping:
-            self.close_connection = True  # stopped while this reply was pending: it never comes
-            return
-        self._send(reply)
-
-    def _reset(self) -> None:
-        """Drop the connection without a word (RST)."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-
-    def _send(self, reply: Reply) -> None:
-        data = reply.body.encode("utf-8")
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            self.close_connection = True  # the client went away (e.g. after its read timeout)
