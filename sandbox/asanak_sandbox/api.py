@@ -61,7 +61,18 @@ class ProviderApi:
     def __init__(self, state: ProviderState, faults: FaultBook, latency: float = 0.0) -> None:
         self._state = state
         self._faults = faults
-        self.latency = latency  # seconds added to every answer
+        self._latency = latency
+
+    @property
+    def latency(self) -> float:
+        """Seconds added to every answer."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("latency must not be negative")
+        self._latency = float(seconds)
 
     def serve(self, call: ApiCall) -> Reply:
         """Answer one API call (and record it)."""
@@ -69,7 +80,7 @@ class ProviderApi:
         reply = canned_reply(fault) if fault is not None else None
         if reply is None:
             reply = self._answer(call, fault)
-        reply.delay += self.latency
+        reply.delay += self._latency
         self._state.record(call.method, call.http_method, 0 if reply.reset else reply.status, call.count)
         return reply
 
@@ -111,8 +122,10 @@ class ProviderApi:
         return msgids_reply(msgids[:-1] if drop_last else msgids, fmt)
 
     def _check_refusals(self, raw: list[str], destinations: list[str]) -> None:
-        """Refuse the whole call when it includes a refused destination: 406 naming the named ones
-        as the call wrote them, or a 400 naming none."""
+        """Refuse the whole call when it includes a refused destination.
+
+        The answer is a 406 naming the named ones as the call wrote them, or a 400 naming none.
+        """
         present = self._state.refused_among(raw, destinations)
         if not present:
             return

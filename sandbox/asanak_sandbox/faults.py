@@ -59,8 +59,10 @@ class FaultBook:
             self._rates.clear()
 
     def take(self, method: str) -> Fault | None:
-        """The fault for one call to ``method``: the oldest matching one-shot fault (used up), else a
-        random one by rate, else None."""
+        """The fault for one call to ``method``, or None.
+
+        The oldest matching one-shot fault comes first (and is used up), then one drawn by rate.
+        """
         with self._lock:
             for index, fault in enumerate(self._faults):
                 if fault.applies_to(method):

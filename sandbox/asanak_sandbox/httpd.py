@@ -1,20 +1,23 @@
 """The sandbox's HTTP plumbing: a threaded server on the loopback that can be stopped mid-reply.
 
 Tests stop the sandbox while clients wait on slow answers or hold keep-alive connections, so
-stopping cuts open connections and wakes pending replies instead of waiting them out.
+stopping cuts open connections and wakes pending replies instead of waiting them out. Only the
+IPv4 loopback is ever bound.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import socket
 import struct
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any, Self
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from asanak_sandbox.model import API_METHODS
@@ -27,42 +30,47 @@ CONTROL_PREFIX = "/_sandbox"
 _NOT_FOUND_PAGE = "<html><body><h1>404 Not Found</h1></body></html>"
 
 
-class Backend(Protocol):
-    """What the server serves (the :class:`AsanakSandbox`)."""
+class LoopbackServer(ABC):
+    """An HTTP service on the IPv4 loopback, served from a daemon thread; started, stopped, started again.
 
-    @property
-    def stopping(self) -> bool: ...
-
-    def wait(self, seconds: float) -> None: ...
-
-    def control(self, http_method: str, name: str, payload: Any) -> tuple[int, Any]: ...
-
-    def serve_api(
-        self, method: str, http_method: str, params: Mapping[str, str], accept: str | None
-    ) -> Reply: ...
-
-
-class Listener:
-    """Serves a backend on ``host:port`` from a daemon thread; started, stopped, started again."""
+    Subclasses answer the requests: :meth:`serve_api` under ``/webservice/v1rest/`` and
+    :meth:`control` under ``/_sandbox/``.
+    """
 
     def __init__(self, host: str, port: int) -> None:
-        self.host = host
+        if host == "localhost":
+            host = "127.0.0.1"
+        if not ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).version != 4:
+            raise ValueError(f"the sandbox binds only the IPv4 loopback, not {host!r}")
+        self._host = host
         self._port = port
         self._stopping = threading.Event()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self, backend: Backend) -> None:
+    @abstractmethod
+    def serve_api(
+        self, method: str, http_method: str, params: Mapping[str, str], accept: str | None
+    ) -> Reply:
+        """Answer one call to the web service's ``method`` (``params`` with lower-case names)."""
+
+    @abstractmethod
+    def control(self, http_method: str, name: str, payload: Any) -> tuple[int, Any]:
+        """One ``/_sandbox/{name}`` request; returns (HTTP status, JSON value)."""
+
+    def start(self) -> Self:
         if self._server is not None:
             raise RuntimeError("sandbox already started")
         self._stopping.clear()
-        server = Server((self.host, self._port), Handler)
-        server.sandbox = backend
+        server = Server((self._host, self._port), Handler)
+        server.sandbox = self
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="asanak-sandbox", daemon=True
         )
         self._thread.start()
+        _log.debug("Asanak sandbox listening on %s", self.base_url)
+        return self
 
     def stop(self) -> None:
         """Stop serving, cut open connections and wake slow replies; safe to call twice."""
@@ -77,6 +85,12 @@ class Listener:
             thread.join(timeout=5)
         self._server = self._thread = None
 
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     @property
     def port(self) -> int:
         if self._server is None:
@@ -84,11 +98,21 @@ class Listener:
         return int(self._server.server_address[1])
 
     @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (the control plane lives under ``/_sandbox/``)."""
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The web service's base address, as ``https://panel.asanak.com/webservice/v1rest`` is."""
+        return f"{self.url}{API_PREFIX}"
+
+    @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
     def wait(self, seconds: float) -> None:
-        """Sleep up to ``seconds``, returning early when the server stops."""
+        """Sleep up to ``seconds``, returning early when the sandbox stops."""
         if seconds > 0:
             self._stopping.wait(seconds)
 
@@ -96,7 +120,7 @@ class Listener:
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() must not wait for idle keep-alive connections
-    sandbox: Backend
+    sandbox: LoopbackServer
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         self._open: set[socket.socket] = set()

@@ -19,17 +19,15 @@ Only the loopback interface is ever bound.
 
 from __future__ import annotations
 
-import ipaddress
-import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 
 from asanak_sandbox.api import MAX_BATCH, ApiCall, ProviderApi
 from asanak_sandbox.clock import SandboxClock
 from asanak_sandbox.control import control
 from asanak_sandbox.faults import FaultBook
-from asanak_sandbox.httpd import API_PREFIX, CONTROL_PREFIX, Listener
+from asanak_sandbox.httpd import API_PREFIX, CONTROL_PREFIX, LoopbackServer
 from asanak_sandbox.model import Call, Fault, SentSms, normalize_sender
 from asanak_sandbox.push import InboundPush, push
 from asanak_sandbox.rendering import TEHRAN, TEHRAN_FORMAT, Reply, tehran_time
@@ -45,18 +43,16 @@ __all__ = [
     "tehran_time",
 ]
 
-_log = logging.getLogger("asanak_sandbox")
 
-
-class AsanakSandbox:
+class AsanakSandbox(LoopbackServer):
     """An Asanak v1rest server on 127.0.0.1 for tests and the local stack.
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`. Everything is thread-safe;
-    ``sent`` and ``calls`` return snapshots.
+    Use as a context manager, or call :meth:`start` and :meth:`stop` (the life cycle and addresses
+    come from :class:`~asanak_sandbox.httpd.LoopbackServer`). Everything is thread-safe; ``sent``
+    and ``calls`` return snapshots.
     """
 
-    # Nine parameters: this signature is public (tests, the local stack, benchmarks, __main__). RUF100
-    # too: pyproject ignores PLR0913, so the default lint would call this noqa unused.
+    # A public signature (tests, local stack, bench, __main__); RUF100: pyproject ignores PLR0913.
     def __init__(  # noqa: PLR0913, RUF100
         self,
         username: str = "user",
@@ -70,10 +66,7 @@ class AsanakSandbox:
         *,
         seed: int | None = None,
     ) -> None:
-        if host == "localhost":
-            host = "127.0.0.1"
-        if not ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).version != 4:
-            raise ValueError(f"the sandbox binds only the IPv4 loopback, not {host!r}")
+        super().__init__(host, port)  # refuses any host but the IPv4 loopback
         self._clock = SandboxClock(clock_speed)
         account = Account(
             username=username,
@@ -84,46 +77,6 @@ class AsanakSandbox:
         self._state = ProviderState(account, self._clock, seed=seed)
         self._faults = FaultBook()
         self._api = ProviderApi(self._state, self._faults, float(latency))
-        self._listener = Listener(host, port)
-
-    # --- life cycle -------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._listener.start(self)
-        _log.debug("Asanak sandbox listening on %s", self.base_url)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, cut open connections and wake slow replies; safe to call twice."""
-        self._listener.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._listener.port
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (the control plane lives under ``/_sandbox/``)."""
-        return f"http://{self._listener.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The web service's base address, as ``https://panel.asanak.com/webservice/v1rest`` is."""
-        return f"{self.url}{API_PREFIX}"
-
-    @property
-    def stopping(self) -> bool:
-        return self._listener.stopping
-
-    def wait(self, seconds: float) -> None:
-        """Sleep up to ``seconds``, returning early when the sandbox stops."""
-        self._listener.wait(seconds)
 
     # --- inspection and control -------------------------------------------------------------------
 
@@ -150,9 +103,7 @@ class AsanakSandbox:
 
     @latency.setter
     def latency(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("latency must not be negative")
-        self._api.latency = float(seconds)
+        self._api.latency = seconds
 
     @property
     def credit(self) -> Decimal:
@@ -182,8 +133,6 @@ class AsanakSandbox:
         "data": {"Invalids": [...]}}``; otherwise HTTP 400 ``{"status": "Bad Request", "message":
         "invalid destination"}``, naming none. Registering a number again replaces its ``named``.
         """
-        if isinstance(numbers, str):
-            raise TypeError("numbers must be a list of numbers, not one string")
         self._state.refuse(numbers, named=bool(named))
 
     def clear_refusals(self) -> None:
@@ -205,7 +154,7 @@ class AsanakSandbox:
         """
         self._state.script(destination, timeline)
 
-    # Eight parameters: this signature is public (tests, and the control plane's POST inbound).
+    # A public signature (tests, the control plane's POST inbound); RUF100 as for __init__.
     def push_inbound(  # noqa: PLR0913, RUF100
         self,
         url: str,

@@ -139,6 +139,8 @@ class ProviderState:
     # --- refused destinations ---------------------------------------------------------------------
 
     def refuse(self, numbers: Sequence[str], *, named: bool) -> None:
+        if isinstance(numbers, str):
+            raise TypeError("numbers must be a list of numbers, not one string")
         with self._lock:
             for number in numbers:
                 self._refused[normalize_destination(str(number)) or str(number).strip()] = named
