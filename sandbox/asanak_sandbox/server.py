@@ -6,151 +6,54 @@ the format the ``Accept`` header asks for (``text/html`` by default: JSON-lookin
 Failures use the shapes seen in the wild: a JSON object ``{"status": …, "message": …}`` with 400 or
 401. Delivery statuses move with the sandbox clock along a timeline per destination.
 
-``/_sandbox/…`` is a JSON control plane for other processes (the local stack, load tests):
+``/_sandbox/…`` is a JSON control plane for other processes (the local stack, load tests); its
+routes are listed in :mod:`asanak_sandbox.control`.
 
-====================  =========================================================================
-``GET  health``       ``{"ok": true, "base_url": …}``
-``GET  sent``         every accepted SMS (``SentSms`` fields, times ISO 8601 UTC)
-``GET  calls``        every API request (``Call`` fields; status 0 = connection reset)
-``POST faults``       ``{"kind", "method"?, "times"?, "delay"?, "message"?}`` or
-                      ``{"kind", "rate", "method"?, "seed"?}``; ``DELETE faults`` clears them
-``GET|POST clock``    the sandbox time; POST ``{"advance": seconds}``
-``POST inbound``      push an inbound SMS: ``{"url", "source", "destination", "text",
-                      "receive_time"?, "param_name"?, "space"?, "double_encode"?}`` → ``{"status"}``
-``POST script``       ``{"destination", "timeline": [[seconds, code], …]}``
-``POST credentials``  ``{"username", "password"}``
-``POST latency``      ``{"latency": seconds}``
-``GET|POST credit``   the account's credit; POST ``{"credit": "100"}``
-``GET  refusals``     the refused destinations: ``[{"destination", "named"}]``
-``POST refusals``     ``{"destinations": [...], "named"?: true}``: refuse them (see
-                      :meth:`AsanakSandbox.refuse_destinations`); ``DELETE refusals`` clears them
-====================  =========================================================================
+:class:`AsanakSandbox` is the one way in, from Python or over HTTP; the parts it puts together are
+the provider's state (:mod:`~asanak_sandbox.state`), its answers (:mod:`~asanak_sandbox.api`,
+written by :mod:`~asanak_sandbox.rendering`), faults (:mod:`~asanak_sandbox.faults`), inbound
+pushes (:mod:`~asanak_sandbox.push`) and the HTTP server (:mod:`~asanak_sandbox.httpd`).
 
 Only the loopback interface is ever bound.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import ipaddress
-import json
-import logging
-import random
-import socket
-import struct
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
-from urllib.parse import parse_qsl, quote, urlsplit
-from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
+from decimal import Decimal
+from typing import Any
 
+from asanak_sandbox.api import MAX_BATCH, ApiCall, ProviderApi
 from asanak_sandbox.clock import SandboxClock
-from asanak_sandbox.model import (
-    ACCEPT_THEN,
-    API_METHODS,
-    DEFAULT_ERROR_TEXT,
-    DEFAULT_TIMELINE,
-    Call,
-    Fault,
-    SentSms,
-    count_parts,
-    normalize_destination,
-    normalize_sender,
-    split_list,
-)
+from asanak_sandbox.control import control
+from asanak_sandbox.faults import FaultBook
+from asanak_sandbox.httpd import API_PREFIX, CONTROL_PREFIX, LoopbackServer
+from asanak_sandbox.model import Call, Fault, SentSms, normalize_sender
+from asanak_sandbox.push import InboundPush, push
+from asanak_sandbox.rendering import TEHRAN, TEHRAN_FORMAT, Reply, tehran_time
+from asanak_sandbox.state import Account, ProviderState
 
-_log = logging.getLogger("asanak_sandbox")
-
-API_PREFIX = "/webservice/v1rest"
-CONTROL_PREFIX = "/_sandbox"
-MAX_BATCH = 100
-TEHRAN = ZoneInfo("Asia/Tehran")
-TEHRAN_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-_BLOCKED_PAGE = (
-    "<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1>"
-    "<p>Your IP address is not allowed to access this service.</p></body></html>"
-)
-
-_NOT_FOUND_PAGE = "<html><body><h1>404 Not Found</h1></body></html>"
+__all__ = [
+    "API_PREFIX",
+    "CONTROL_PREFIX",
+    "MAX_BATCH",
+    "TEHRAN",
+    "TEHRAN_FORMAT",
+    "AsanakSandbox",
+    "tehran_time",
+]
 
 
-def tehran_time(moment: datetime.datetime) -> str:
-    """``moment`` as the provider writes times: Asia/Tehran wall clock, no zone."""
-    return moment.astimezone(TEHRAN).strftime(TEHRAN_FORMAT)
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: str = ""
-    content_type: str = "application/json; charset=UTF-8"
-    delay: float = 0.0
-    reset: bool = False
-
-
-@dataclass
-class _RateFault:
-    kind: str
-    rate: float
-    method: str | None
-    rng: random.Random = field(repr=False)
-
-
-class _NoRoute(Exception):
-    """No control endpoint of that method and name."""
-
-
-def _error(status: int, title: str, message: str) -> _Reply:
-    return _Reply(status, json.dumps({"status": title, "message": message}, ensure_ascii=False))
-
-
-def _after_accept(status: int) -> _Reply:
-    """A 500 from the application after it acted, or a 502 from a proxy that lost the answer."""
-    if status == 500:
-        return _Reply(500, json.dumps({"message": "Server Error"}))
-    html = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
-    return _Reply(status, html, "text/html; charset=UTF-8")
-
-
-def _format(accept: str | None) -> tuple[str, str]:
-    """(format, content type) chosen by the Accept header: html (default), json or xml."""
-    for item in (accept or "").split(","):
-        media = item.split(";", 1)[0].strip().lower()
-        if media == "application/json":
-            return "json", "application/json; charset=UTF-8"
-        if media in ("text/xml", "application/xml"):
-            return "xml", "text/xml; charset=UTF-8"
-        if media in ("application/xhtml", "application/xhtml+xml"):
-            return "xml", "application/xhtml+xml; charset=UTF-8"
-        if media in ("text/html", "*/*"):
-            break
-    return "html", "text/html; charset=UTF-8"
-
-
-def _xml(children: Sequence[str]) -> str:
-    return "<response>" + "".join(children) + "</response>"
-
-
-def _credit_text(credit: Decimal) -> str:
-    return format(credit.normalize(), "f") if credit == credit.to_integral_value() else format(credit, "f")
-
-
-class AsanakSandbox:
+class AsanakSandbox(LoopbackServer):
     """An Asanak v1rest server on 127.0.0.1 for tests and the local stack.
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`. Everything is thread-safe;
-    ``sent`` and ``calls`` return snapshots.
+    Use as a context manager, or call :meth:`start` and :meth:`stop` (the life cycle and addresses
+    come from :class:`~asanak_sandbox.httpd.LoopbackServer`). Everything is thread-safe; ``sent``
+    and ``calls`` return snapshots.
     """
 
-    def __init__(
+    # A public signature (tests, local stack, bench, __main__); RUF100: pyproject ignores PLR0913.
+    def __init__(  # noqa: PLR0913, RUF100
         self,
         username: str = "user",
         password: str = "pass",
@@ -163,121 +66,63 @@ class AsanakSandbox:
         *,
         seed: int | None = None,
     ) -> None:
-        if host == "localhost":
-            host = "127.0.0.1"
-        if not ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).version != 4:
-            raise ValueError(f"the sandbox binds only the IPv4 loopback, not {host!r}")
-        self._lock = threading.RLock()
-        self._username = username
-        self._password = password
-        self._senders = {normalize_sender(sender) for sender in senders}
-        self._credit = Decimal(credit)
-        self._host = host
-        self._port = port
-        self._latency = float(latency)
-        self.clock = SandboxClock(clock_speed)
-        rng = random.Random(seed)
-        self._next_msgid = rng.randint(1_000_000, 8_999_999)
-        self._messages: dict[str, SentSms] = {}
-        self._sent: list[SentSms] = []
-        self._calls: list[Call] = []
-        self._faults: list[Fault] = []
-        self._fault_uses: list[int] = []
-        self._rate_faults: list[_RateFault] = []
-        self._scripts: dict[str, tuple[tuple[float, int], ...]] = {}
-        self._refused: dict[str, bool] = {}  # destination (98… form) → named in the refusal
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- life cycle -------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        if self._server is not None:
-            raise RuntimeError("sandbox already started")
-        self._stopping.clear()
-        server = _Server((self._host, self._port), _Handler)
-        server.sandbox = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="asanak-sandbox", daemon=True
+        super().__init__(host, port)  # refuses any host but the IPv4 loopback
+        self._clock = SandboxClock(clock_speed)
+        account = Account(
+            username=username,
+            password=password,
+            senders=frozenset(normalize_sender(sender) for sender in senders),
+            credit=Decimal(credit),
         )
-        self._thread.start()
-        _log.debug("Asanak sandbox listening on %s", self.base_url)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, cut open connections and wake slow replies; safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("sandbox not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (the control plane lives under ``/_sandbox/``)."""
-        return f"http://{self._host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The web service's base address, as ``https://panel.asanak.com/webservice/v1rest`` is."""
-        return f"{self.url}{API_PREFIX}"
+        self._state = ProviderState(account, self._clock, seed=seed)
+        self._faults = FaultBook()
+        self._api = ProviderApi(self._state, self._faults, float(latency))
 
     # --- inspection and control -------------------------------------------------------------------
 
     @property
+    def clock(self) -> SandboxClock:
+        """The sandbox time: statuses move with it; ``advance`` it to age messages."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: SandboxClock) -> None:
+        self._clock = self._state.clock = clock
+
+    @property
     def sent(self) -> list[SentSms]:
-        with self._lock:
-            return list(self._sent)
+        return self._state.sent
 
     @property
     def calls(self) -> list[Call]:
-        with self._lock:
-            return list(self._calls)
+        return self._state.calls
 
     @property
     def latency(self) -> float:
-        return self._latency
+        return self._api.latency
 
     @latency.setter
     def latency(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("latency must not be negative")
-        self._latency = float(seconds)
+        self._api.latency = seconds
 
     @property
     def credit(self) -> Decimal:
-        with self._lock:
-            return self._credit
+        return self._state.credit
 
     @credit.setter
     def credit(self, value: Decimal) -> None:
-        with self._lock:
-            self._credit = Decimal(value)
+        self._state.credit = value
 
     def inject(self, fault: Fault) -> None:
         """Apply ``fault`` to the next ``fault.times`` matching API calls (in injection order)."""
-        with self._lock:
-            self._faults.append(fault)
-            self._fault_uses.append(fault.times)
+        self._faults.inject(fault)
+
+    def fault_rate(self, kind: str, rate: float, method: str | None = None, seed: int = 0) -> None:
+        """Apply ``kind`` at random to a ``rate`` share of matching calls, until :meth:`clear_faults`."""
+        self._faults.add_rate(kind, rate, method, seed)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
 
     def refuse_destinations(self, numbers: Sequence[str], *, named: bool = True) -> None:
         """Refuse every ``sendsms`` call that includes any of ``numbers`` (any form the sandbox reads).
@@ -288,54 +133,29 @@ class AsanakSandbox:
         "data": {"Invalids": [...]}}``; otherwise HTTP 400 ``{"status": "Bad Request", "message":
         "invalid destination"}``, naming none. Registering a number again replaces its ``named``.
         """
-        if isinstance(numbers, str):
-            raise TypeError("numbers must be a list of numbers, not one string")
-        with self._lock:
-            for number in numbers:
-                self._refused[normalize_destination(str(number)) or str(number).strip()] = bool(named)
+        self._state.refuse(numbers, named=bool(named))
 
     def clear_refusals(self) -> None:
         """Accept every destination again."""
-        with self._lock:
-            self._refused.clear()
+        self._state.clear_refusals()
 
     @property
     def refused_destinations(self) -> dict[str, bool]:
         """The refused destinations (``98…`` form) and whether each is named in the refusal."""
-        with self._lock:
-            return dict(self._refused)
-
-    def fault_rate(self, kind: str, rate: float, method: str | None = None, seed: int = 0) -> None:
-        """Apply ``kind`` at random to a ``rate`` share of matching calls, until :meth:`clear_faults`."""
-        Fault(kind, method)  # validates kind and method
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError("rate must be between 0 and 1")
-        with self._lock:
-            self._rate_faults.append(_RateFault(kind, rate, method, random.Random(seed)))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-            self._fault_uses.clear()
-            self._rate_faults.clear()
+        return self._state.refused
 
     def set_credentials(self, username: str, password: str) -> None:
-        with self._lock:
-            self._username, self._password = username, password
+        self._state.set_credentials(username, password)
 
     def script(self, destination: str, timeline: Sequence[tuple[float, int]]) -> None:
         """Statuses for one destination: (seconds since acceptance, code) pairs, e.g. ``[(0, 1), (10, 5)]``.
 
         Applies to that destination's messages, already sent or not, from the next ``msgstatus`` on.
         """
-        number = normalize_destination(destination) or destination
-        steps = tuple(sorted((float(seconds), int(code)) for seconds, code in timeline))
-        if not steps:
-            raise ValueError("a timeline needs at least one step")
-        with self._lock:
-            self._scripts[number] = steps
+        self._state.script(destination, timeline)
 
-    def push_inbound(
+    # A public signature (tests, the control plane's POST inbound); RUF100 as for __init__.
+    def push_inbound(  # noqa: PLR0913, RUF100
         self,
         url: str,
         *,
@@ -354,426 +174,26 @@ class AsanakSandbox:
         status of the receiver's answer.
         """
         when = receive_time if receive_time is not None else tehran_time(self.clock.now())
-
-        def encode(value: str) -> str:
-            return quote(value, safe="").replace("%20", space)
-
-        body = encode(text)
-        if double_encode:
-            body = quote(body, safe="")
-        query = "&".join(
-            (
-                f"Destination={encode(destination)}",
-                f"Source={encode(source)}",
-                f"ReceiveTime={encode(when)}",
-                f"{encode(param_name)}={body}",
-            )
+        inbound = InboundPush(
+            url=url,
+            source=source,
+            destination=destination,
+            text=text,
+            receive_time=when,
+            param_name=param_name,
+            space=space,
+            double_encode=double_encode,
         )
-        target = f"{url}{'&' if '?' in url else '?'}{query}"
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(urllib.request.Request(target, method="GET"), timeout=10) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
+        return push(inbound)
 
-    # --- the web service --------------------------------------------------------------------------
-
-    def _take_fault(self, method: str) -> Fault | None:
-        with self._lock:
-            for index, fault in enumerate(self._faults):
-                if fault.applies_to(method):
-                    self._fault_uses[index] -= 1
-                    if self._fault_uses[index] == 0:
-                        del self._faults[index]
-                        del self._fault_uses[index]
-                    return fault
-            for rule in self._rate_faults:
-                candidate = Fault(rule.kind, rule.method)
-                if candidate.applies_to(method) and rule.rng.random() < rule.rate:
-                    return candidate
-        return None
-
-    def _record(self, method: str, http_method: str, status: int, count: int) -> None:
-        with self._lock:
-            self._calls.append(Call(method, http_method, status, count, self.clock.now()))
+    # --- serving ----------------------------------------------------------------------------------
 
     def serve_api(
         self, method: str, http_method: str, params: Mapping[str, str], accept: str | None
-    ) -> _Reply:
+    ) -> Reply:
         """Answer one API call (and record it)."""
-        count = 0
-        if method == "sendsms":
-            count = len(split_list(params.get("destination", "")))
-        elif method == "msgstatus":
-            count = len(split_list(params.get("msgid", "")))
-        fault = self._take_fault(method)
-        reply = self._faulty_reply(fault) if fault is not None else None
-        if reply is None:
-            reply = self._answer(method, params, accept, fault)
-        reply.delay += self._latency
-        self._record(method, http_method, 0 if reply.reset else reply.status, count)
-        return reply
-
-    def _faulty_reply(self, fault: Fault) -> _Reply | None:
-        """The canned answer of a fault that stops the call before it acts; None when it acts."""
-        kind = fault.kind
-        if kind == "reset":
-            return _Reply(0, reset=True)
-        if kind == "http_500":
-            html = "<html><body><h1>500 Internal Server Error</h1></body></html>"
-            return _Reply(500, html, "text/html; charset=UTF-8")
-        if kind == "http_503":
-            html = "<html><body><h1>503 Service Unavailable</h1></body></html>"
-            return _Reply(503, html, "text/html; charset=UTF-8")
-        if kind == "http_429":
-            return _error(429, "Too Many Requests", "rate limit exceeded, slow down")
-        if kind == "blocked_403":
-            return _Reply(403, _BLOCKED_PAGE, "text/html; charset=UTF-8")
-        if kind == "internal_error":
-            return _error(500, "Internal Server Error", "internal error, please try again later")
-        if kind == "html_200":
-            html = "<html><body><h1>Down for maintenance</h1></body></html>"
-            return _Reply(200, html, "text/html; charset=UTF-8")
-        if kind == "error_object":
-            return _error(200, "Error", fault.message or "the request could not be processed")
-        if kind == "error_text_200":
-            return _Reply(200, fault.message or DEFAULT_ERROR_TEXT, "text/html; charset=UTF-8")
-        return None
-
-    def _answer(
-        self, method: str, params: Mapping[str, str], accept: str | None, fault: Fault | None
-    ) -> _Reply:
-        with self._lock:
-            username, password = self._username, self._password
-        if params.get("username") != username or params.get("password") != password:
-            return _error(401, "Unauthorized", "invalid username or password")
-        fmt, content_type = _format(accept)
-        if method == "sendsms":
-            reply = self._sendsms(params, fmt, drop_last=fault is not None and fault.kind == "missing_msgid")
-        elif method == "msgstatus":
-            reply = self._msgstatus(params, fmt)
-        else:
-            reply = self._getcredit(fmt)
-        if reply.status == 200:
-            reply.content_type = content_type
-        if fault is not None and fault.kind == "slow_after_accept":
-            reply.delay += fault.delay
-        if fault is not None and fault.kind in ACCEPT_THEN and reply.status == 200:
-            return _after_accept(ACCEPT_THEN[fault.kind])
-        return reply
-
-    def _sendsms(self, params: Mapping[str, str], fmt: str, *, drop_last: bool) -> _Reply:
-        raw_destinations = split_list(params.get("destination", ""))
-        if not raw_destinations:
-            return _error(400, "Bad Request", "destination is required")
-        if len(raw_destinations) > MAX_BATCH:
-            return _error(400, "Bad Request", f"at most {MAX_BATCH} destinations per request")
-        source = normalize_sender(params.get("source", ""))
-        if not source:
-            return _error(400, "Bad Request", "source is required")
-        destinations: list[str] = []
-        for raw in raw_destinations:
-            number = normalize_destination(raw)
-            if number is None:
-                return _error(400, "Bad Request", f"invalid destination number: {raw}")
-            destinations.append(number)
-        refusal = self._refusal(raw_destinations, destinations)
-        if refusal is not None:
-            return refusal
-        text = params.get("message", "")
-        if not text:
-            return _error(400, "Bad Request", "message is required")
-        parts = count_parts(text)
-        with self._lock:
-            if source not in self._senders:
-                return _error(
-                    400, "Bad Request", f"source number {source} is not an active sender of this account"
-                )
-            cost = Decimal(parts * len(destinations))
-            if self._credit < cost:
-                return _error(400, "Bad Request", "insufficient credit")
-            self._credit -= cost
-            now = self.clock.now()
-            msgids: list[int] = []
-            for destination in destinations:
-                msgid = self._next_msgid
-                self._next_msgid += 1
-                sms = SentSms(str(msgid), source, destination, text, parts, now)
-                self._messages[sms.msgid] = sms
-                self._sent.append(sms)
-                msgids.append(msgid)
-        if drop_last:
-            msgids = msgids[:-1]
-        if fmt == "xml":
-            return _Reply(200, _xml([f"<MsgID>{msgid}</MsgID>" for msgid in msgids]))
-        return _Reply(200, json.dumps(msgids))
-
-    def _refusal(self, raw: Sequence[str], destinations: Sequence[str]) -> _Reply | None:
-        """The refusal of a call that includes a refused destination (None when there is none)."""
-        with self._lock:
-            present = [
-                (given, self._refused[number])
-                for given, number in zip(raw, destinations, strict=True)
-                if number in self._refused
-            ]
-        if not present:
-            return None
-        named = [given for given, is_named in present if is_named]
-        if named:
-            body = {
-                "meta": {"status": 1010, "message": "destination list invalid"},
-                "data": {"Invalids": named},
-            }
-            return _Reply(406, json.dumps(body, ensure_ascii=False))
-        return _error(400, "Bad Request", "invalid destination")
-
-    def _status_of(self, msgid: str, now: datetime.datetime) -> dict[str, str]:
-        with self._lock:
-            sms = self._messages.get(msgid)
-            if sms is None:
-                return {"MsgID": msgid, "Status": "-1", "SendTime": "", "DeliverTime": ""}
-            timeline = self._scripts.get(sms.destination, DEFAULT_TIMELINE)
-        elapsed = (now - sms.accepted_at).total_seconds()
-        code, since = 1, 0.0
-        for seconds, step_code in timeline:
-            if seconds <= elapsed:
-                code, since = step_code, seconds
-        deliver = ""
-        if code == 6:
-            deliver = tehran_time(sms.accepted_at + datetime.timedelta(seconds=since))
-        return {
-            "MsgID": msgid,
-            "Status": str(code),
-            "SendTime": tehran_time(sms.accepted_at),
-            "DeliverTime": deliver,
-        }
-
-    def _msgstatus(self, params: Mapping[str, str], fmt: str) -> _Reply:
-        msgids = split_list(params.get("msgid", ""))
-        if not msgids:
-            return _error(400, "Bad Request", "msgid is required")
-        if len(msgids) > MAX_BATCH:
-            return _error(400, "Bad Request", f"at most {MAX_BATCH} msgids per request")
-        if not all(msgid.isdigit() for msgid in msgids):
-            return _error(400, "Bad Request", "msgid must be numeric")
-        now = self.clock.now()
-        entries = [self._status_of(msgid, now) for msgid in msgids]
-        if fmt == "xml":
-            return _Reply(
-                200,
-                _xml(
-                    [
-                        "<MsgStatus>"
-                        + "".join(f"<{key}>{escape(value)}</{key}>" for key, value in entry.items())
-                        + "</MsgStatus>"
-                        for entry in entries
-                    ]
-                ),
-            )
-        return _Reply(200, json.dumps(entries))
-
-    def _getcredit(self, fmt: str) -> _Reply:
-        credit = _credit_text(self.credit)
-        if fmt == "xml":
-            return _Reply(200, _xml([f"<Credit>{credit}</Credit>"]))
-        return _Reply(200, json.dumps({"Credit": credit}))
-
-    # --- control plane ----------------------------------------------------------------------------
+        return self._api.serve(ApiCall(method=method, http_method=http_method, params=params, accept=accept))
 
     def control(self, http_method: str, name: str, payload: Any) -> tuple[int, Any]:
         """One ``/_sandbox/{name}`` request; returns (HTTP status, JSON value)."""
-        try:
-            return 200, self._control(http_method, name, payload if isinstance(payload, dict) else {})
-        except _NoRoute:
-            return 404, {"error": f"no such control endpoint {http_method} {name}"}
-        except (LookupError, TypeError, ValueError, InvalidOperation) as exc:
-            return 400, {"error": f"{type(exc).__name__}: {exc}"}
-
-    def _control(self, http_method: str, name: str, body: dict[str, Any]) -> Any:
-        route = (http_method, name)
-        if route == ("GET", "health"):
-            return {"ok": True, "base_url": self.base_url}
-        if route == ("GET", "sent"):
-            return [sms.to_json() for sms in self.sent]
-        if route == ("GET", "calls"):
-            return [call.to_json() for call in self.calls]
-        if route == ("POST", "faults"):
-            if "rate" in body:
-                self.fault_rate(
-                    body["kind"], float(body["rate"]), body.get("method"), int(body.get("seed", 0))
-                )
-            else:
-                fields = {
-                    key: body[key] for key in ("kind", "method", "times", "delay", "message") if key in body
-                }
-                self.inject(Fault(**fields))
-            return {"ok": True}
-        if route == ("DELETE", "faults"):
-            self.clear_faults()
-            return {"ok": True}
-        if route == ("GET", "clock"):
-            return {"now": self.clock.now().isoformat()}
-        if route == ("POST", "clock"):
-            return {"now": self.clock.advance(float(body.get("advance", 0))).isoformat()}
-        if route == ("POST", "inbound"):
-            status = self.push_inbound(
-                str(body["url"]),
-                source=str(body["source"]),
-                destination=str(body["destination"]),
-                text=str(body["text"]),
-                receive_time=body.get("receive_time"),
-                param_name=str(body.get("param_name", "Msg Body")),
-                space=str(body.get("space", "%20")),
-                double_encode=bool(body.get("double_encode", False)),
-            )
-            return {"status": status}
-        if route == ("POST", "script"):
-            self.script(
-                str(body["destination"]), [(float(step[0]), int(step[1])) for step in body["timeline"]]
-            )
-            return {"ok": True}
-        if route == ("POST", "credentials"):
-            self.set_credentials(str(body["username"]), str(body["password"]))
-            return {"ok": True}
-        if route == ("POST", "latency"):
-            self.latency = float(body["latency"])
-            return {"ok": True}
-        if route == ("GET", "refusals"):
-            return [
-                {"destination": number, "named": named} for number, named in self.refused_destinations.items()
-            ]
-        if route == ("POST", "refusals"):
-            destinations = body["destinations"]
-            if not isinstance(destinations, list):
-                raise TypeError("destinations must be a list")
-            self.refuse_destinations(
-                [str(number) for number in destinations], named=bool(body.get("named", True))
-            )
-            return {"ok": True}
-        if route == ("DELETE", "refusals"):
-            self.clear_refusals()
-            return {"ok": True}
-        if route == ("GET", "credit"):
-            return {"credit": _credit_text(self.credit)}
-        if route == ("POST", "credit"):
-            self.credit = Decimal(str(body["credit"]))
-            return {"ok": True}
-        raise _NoRoute(name)
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
-    def wait(self, seconds: float) -> None:
-        """Sleep up to ``seconds``, returning early when the sandbox stops."""
-        if seconds > 0:
-            self._stopping.wait(seconds)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # stop() must not wait for idle keep-alive connections
-    sandbox: AsanakSandbox
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._open_lock:
-            sockets = list(self._open)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "AsanakSandbox/1.0"
-    timeout = 30  # idle keep-alive connections end after this
-    disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms delayed-ACK stalls
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Never the query string: it carries the password of GET calls.
-        _log.debug("%s %s", self.command, urlsplit(self.path).path)
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _dispatch(self) -> None:
-        sandbox = self.server.sandbox
-        parts = urlsplit(self.path)
-        body = self._read_body()
-        if parts.path.startswith(CONTROL_PREFIX + "/"):
-            name = parts.path[len(CONTROL_PREFIX) + 1 :].strip("/")
-            try:
-                payload = json.loads(body) if body.strip() else {}
-            except ValueError:
-                self._send(_Reply(400, json.dumps({"error": "body must be JSON"})))
-                return
-            status, value = sandbox.control(self.command, name, payload)
-            self._send(_Reply(status, json.dumps(value, ensure_ascii=False)))
-            return
-        method = (
-            parts.path[len(API_PREFIX) + 1 :].strip("/").lower() if parts.path.startswith(API_PREFIX) else ""
-        )
-        if method not in API_METHODS or self.command not in ("GET", "POST"):
-            self._send(
-                _Reply(404, "<html><body><h1>404 Not Found</h1></body></html>", "text/html; charset=UTF-8")
-            )
-            return
-        pairs = parse_qsl(parts.query, keep_blank_values=True, encoding="utf-8", errors="replace")
-        if self.command == "POST" and body:
-            pairs += parse_qsl(
-                body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
-            )
-        params = {key.lower(): value for key, value in pairs}  # `Username` and `username` alike
-        reply = sandbox.serve_api(method, self.command, params, self.headers.get("Accept"))
-        if reply.reset:
-            self._reset()
-            return
-        sandbox.wait(reply.delay)
-        if sandbox.stopping:
-            self.close_connection = True  # stopped while this reply was pending: it never comes
-            return
-        self._send(reply)
-
-    def _reset(self) -> None:
-        """Drop the connection without a word (RST)."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-
-    def _send(self, reply: _Reply) -> None:
-        data = reply.body.encode("utf-8")
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            self.close_connection = True  # the client went away (e.g. after its read timeout)
+        return control(self, http_method, name, payload)

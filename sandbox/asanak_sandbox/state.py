@@ -1,0 +1,164 @@
+"""What the fake provider knows: the account, what it accepted, what it was asked, what it refuses.
+
+One lock guards it all, so a ``sendsms`` checks the sender and the credit, charges and records its
+messages as one step, however many requests arrive at once. Answers are written elsewhere: this
+module holds no HTTP or format.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from asanak_sandbox.clock import SandboxClock
+from asanak_sandbox.model import DEFAULT_TIMELINE, Call, SentSms, count_parts, normalize_destination
+
+
+class NotAccepted(Exception):
+    """The provider turns a ``sendsms`` down for this reason; nothing was sent or charged."""
+
+
+@dataclass(kw_only=True)
+class Account:
+    """The Asanak account the sandbox plays: its credentials, active senders (``98…``) and credit."""
+
+    username: str
+    password: str
+    senders: frozenset[str]
+    credit: Decimal
+
+
+class ProviderState:
+    """The account (credentials, senders, credit), the messages, the calls and the per-number rules."""
+
+    def __init__(self, account: Account, clock: SandboxClock, *, seed: int | None = None) -> None:
+        self._lock = threading.RLock()
+        self._account = account
+        self.clock = clock
+        self._next_msgid = random.Random(seed).randint(1_000_000, 8_999_999)
+        self._messages: dict[str, SentSms] = {}
+        self._sent: list[SentSms] = []
+        self._calls: list[Call] = []
+        self._scripts: dict[str, tuple[tuple[float, int], ...]] = {}
+        self._refused: dict[str, bool] = {}  # destination (98… form) → named in the refusal
+
+    # --- the account ------------------------------------------------------------------------------
+
+    def set_credentials(self, username: str, password: str) -> None:
+        with self._lock:
+            self._account.username, self._account.password = username, password
+
+    def authenticates(self, params: Mapping[str, str]) -> bool:
+        with self._lock:
+            username, password = self._account.username, self._account.password
+        return params.get("username") == username and params.get("password") == password
+
+    @property
+    def credit(self) -> Decimal:
+        with self._lock:
+            return self._account.credit
+
+    @credit.setter
+    def credit(self, value: Decimal) -> None:
+        with self._lock:
+            self._account.credit = Decimal(value)
+
+    # --- messages and calls -----------------------------------------------------------------------
+
+    def accept(self, source: str, destinations: Sequence[str], text: str) -> list[int]:
+        """Charge for and record one SMS per destination; their msgids, in order.
+
+        Raises :class:`NotAccepted` when ``source`` is not a sender of the account or the credit
+        does not cover every part to every destination.
+        """
+        parts = count_parts(text)
+        with self._lock:
+            if source not in self._account.senders:
+                raise NotAccepted(f"source number {source} is not an active sender of this account")
+            cost = Decimal(parts * len(destinations))
+            if self._account.credit < cost:
+                raise NotAccepted("insufficient credit")
+            self._account.credit -= cost
+            now = self.clock.now()
+            msgids: list[int] = []
+            for destination in destinations:
+                msgid = self._next_msgid
+                self._next_msgid += 1
+                sms = SentSms(str(msgid), source, destination, text, parts, now)
+                self._messages[sms.msgid] = sms
+                self._sent.append(sms)
+                msgids.append(msgid)
+        return msgids
+
+    def record(self, method: str, http_method: str, status: int, count: int) -> None:
+        with self._lock:
+            self._calls.append(Call(method, http_method, status, count, self.clock.now()))
+
+    @property
+    def sent(self) -> list[SentSms]:
+        with self._lock:
+            return list(self._sent)
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._lock:
+            return list(self._calls)
+
+    # --- delivery timelines -----------------------------------------------------------------------
+
+    def script(self, destination: str, timeline: Sequence[tuple[float, int]]) -> None:
+        number = normalize_destination(destination) or destination
+        steps = tuple(sorted((float(seconds), int(code)) for seconds, code in timeline))
+        if not steps:
+            raise ValueError("a timeline needs at least one step")
+        with self._lock:
+            self._scripts[number] = steps
+
+    def status_at(self, msgid: str, now: datetime.datetime) -> tuple[SentSms, int, float] | None:
+        """The message, its status code at ``now`` and since when (seconds after acceptance).
+
+        None for a msgid the sandbox never gave out. Statuses follow the destination's script, or
+        :data:`DEFAULT_TIMELINE`; before the first step a message is InQueue (1).
+        """
+        with self._lock:
+            sms = self._messages.get(msgid)
+            if sms is None:
+                return None
+            timeline = self._scripts.get(sms.destination, DEFAULT_TIMELINE)
+        elapsed = (now - sms.accepted_at).total_seconds()
+        code, since = 1, 0.0
+        for seconds, step_code in timeline:
+            if seconds <= elapsed:
+                code, since = step_code, seconds
+        return sms, code, since
+
+    # --- refused destinations ---------------------------------------------------------------------
+
+    def refuse(self, numbers: Sequence[str], *, named: bool) -> None:
+        if isinstance(numbers, str):
+            raise TypeError("numbers must be a list of numbers, not one string")
+        with self._lock:
+            for number in numbers:
+                self._refused[normalize_destination(str(number)) or str(number).strip()] = named
+
+    def clear_refusals(self) -> None:
+        with self._lock:
+            self._refused.clear()
+
+    @property
+    def refused(self) -> dict[str, bool]:
+        with self._lock:
+            return dict(self._refused)
+
+    def refused_among(self, raw: Sequence[str], destinations: Sequence[str]) -> list[tuple[str, bool]]:
+        """The refused destinations of one call, as the call wrote them, and whether each is named."""
+        with self._lock:
+            return [
+                (given, self._refused[number])
+                for given, number in zip(raw, destinations, strict=True)
+                if number in self._refused
+            ]
