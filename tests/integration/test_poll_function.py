@@ -11,6 +11,7 @@ import io
 import json
 import threading
 from collections import defaultdict
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -84,9 +85,10 @@ class World:
         from sms_gateway.settings import poll_settings
 
         metrics = overrides.pop("metrics", RecordedMetrics())
-        return wiring.build_poll_service(
-            poll_settings(), clock=self.asanak.clock.now, metrics=metrics, **overrides
-        )
+        settings = poll_settings()
+        if "concurrency" in overrides:
+            settings = replace(settings, status_concurrency=overrides.pop("concurrency"))
+        return wiring.build_poll_service(settings, clock=self.asanak.clock.now, metrics=metrics, **overrides)
 
     def statuses(self) -> list[tuple[str, int, bool]]:
         return [(d["msgid"], d["status"], d["final"]) for d in self.stack.details(STATUS_CHANGED)]
@@ -121,8 +123,8 @@ def put_in_flight(world: World, count: int, *, status: int | None = None) -> lis
     show it and the sandbox keeps showing it, however long the run takes."""
     from sms_gateway.adapters.dynamodb.items import MessageItem, bind_table, message_sk, request_pk
     from sms_gateway.adapters.dynamodb.messages import epoch
+    from sms_gateway.domain.tracking.rules import RANKS
     from sms_gateway.domain.tracking.schedule import first_check_at, shard_for
-    from sms_gateway.domain.tracking.service import RANKS
 
     numbers = [f"0912{n:07d}" for n in range(count)]
     if status is not None:

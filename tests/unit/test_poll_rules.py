@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asanak.statuses import FOUR_HOURS, MessageStatus, status_info
 from sms_gateway.domain.model import Message, State
-from sms_gateway.domain.tracking.service import (
-    EXPIRED_STATUS,
+from sms_gateway.domain.tracking.rules import (
     FINAL_RANK,
     SAFETY_MARGIN_SECONDS,
     next_check_for,
@@ -16,6 +15,7 @@ from sms_gateway.domain.tracking.service import (
     run_budget,
     transition,
 )
+from sms_gateway.domain.tracking.schedule import EXPIRED_STATUS
 
 ACCEPTED = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 HORIZON = timedelta(hours=24)

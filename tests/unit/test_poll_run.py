@@ -13,7 +13,7 @@ from typing import Any
 from asanak.statuses import MessageStatus, status_info
 from sms_gateway.domain.model import Message, State
 from sms_gateway.domain.ports import SmsProvider, TrackingStore
-from sms_gateway.domain.tracking.service import TrackingService
+from sms_gateway.domain.tracking.service import TrackingPolicy, TrackingService
 
 from tests.fakes import MemoryTrackingStore
 
@@ -71,14 +71,14 @@ class ThreadRecordingMetrics:
         self.values[name].append(value)
 
 
-def service(store: TrackingStore, metrics: ThreadRecordingMetrics, **overrides: Any) -> TrackingService:
+def service(
+    store: TrackingStore, metrics: ThreadRecordingMetrics, concurrency: int = 8, **overrides: Any
+) -> TrackingService:
     parts: dict[str, Any] = {
         "store": store,
         "provider": Delivered(),
         "clock": lambda: NOW,
-        "tracking_horizon": timedelta(hours=24),
-        "concurrency": 8,
-        "credit_interval": timedelta(minutes=5),
+        "policy": TrackingPolicy(timedelta(hours=24), concurrency, timedelta(minutes=5)),
         "metrics": metrics,
     }
     return TrackingService(**(parts | overrides))

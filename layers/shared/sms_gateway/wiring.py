@@ -101,7 +101,7 @@ def build_send_service(
 def build_poll_service(
     settings: PollSettings, *, clock: Clock, metrics: Any, **overrides: Any
 ) -> TrackingService:
-    from sms_gateway.domain.tracking.service import TrackingService
+    from sms_gateway.domain.tracking.service import TrackingPolicy, TrackingService
 
     common = settings.common
     return _assemble(
@@ -111,10 +111,12 @@ def build_poll_service(
             "store": lambda: tracking_store(common.table_name),
             "provider": lambda: provider(common, settings.status_concurrency),
         },
+        policy=TrackingPolicy(
+            tracking_horizon=timedelta(hours=settings.tracking_hours),
+            concurrency=settings.status_concurrency,
+            credit_interval=timedelta(minutes=settings.credit_check_minutes),
+        ),
         clock=clock,
-        tracking_horizon=timedelta(hours=settings.tracking_hours),
-        concurrency=settings.status_concurrency,
-        credit_interval=timedelta(minutes=settings.credit_check_minutes),
         metrics=_sink(metrics),
     )
 
@@ -176,7 +178,7 @@ def publish_service(metrics: Any) -> PublishService:
 
 def poll_budget(remaining_seconds: float) -> float:
     """Seconds the poll run may start new rounds in: the configured budget within what is left."""
-    from sms_gateway.domain.tracking.service import run_budget
+    from sms_gateway.domain.tracking.rules import run_budget
 
     return run_budget(poll_settings().budget_seconds, remaining_seconds)
 

@@ -33,8 +33,8 @@ from sms_gateway.adapters.dynamodb.messages import epoch, to_message
 from sms_gateway.domain.errors import StoreError
 from sms_gateway.domain.model import Count, Message, State, StatusChange
 from sms_gateway.domain.ports import TrackingStore
+from sms_gateway.domain.tracking.rules import COUNT_MAX_PAGES
 from sms_gateway.domain.tracking.schedule import TRACK_SHARDS
-from sms_gateway.domain.tracking.service import COUNT_MAX_PAGES
 
 logger = logging.getLogger("sms_gateway.dynamo_tracking")
 

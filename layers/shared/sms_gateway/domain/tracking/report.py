@@ -1,0 +1,100 @@
+"""What a poll run reports: its counts (tallied by worker threads), its metrics and its summary."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from asanak import statuses
+
+from sms_gateway.domain.model import Count
+from sms_gateway.domain.ports import Metrics
+from sms_gateway.domain.tracking.schedule import EXPIRED_OUTCOME
+
+OUTCOME_METRICS = {
+    statuses.DELIVERED: "Delivered",
+    statuses.FAILED: "Failed",
+    statuses.PARTIALLY_DELIVERED: "PartiallyDelivered",
+    statuses.NO_DELIVERY_REPORT: "NoDeliveryReport",
+    EXPIRED_OUTCOME: "Expired",
+}
+ALWAYS_EMITTED = ("StatusChanges", "MsgStatusCalls", *OUTCOME_METRICS.values())
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one run did (returned by the handler, logged, and the basis of its metrics)."""
+
+    due: int = 0  # due messages handled
+    msgstatus_calls: int = 0
+    changes: int = 0  # status changes stored: each is one SMS Status Changed event
+    unknown_codes: int = 0
+    expired: int = 0
+    provider_errors: int = 0
+    budget_spent: bool = False  # stopped with messages still due; the next run goes on
+    in_flight: int | None = None
+    backlog: int | None = None  # still due after the run
+    counts_exact: bool | None = None  # False: counting stopped at the budget; the counts are lower bounds
+    credit: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Tally:
+    """Counters shared by the worker threads of one run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.delivery_seconds: list[float] = []
+
+    def add(self, name: str, count: int = 1) -> None:
+        with self._lock:
+            self.counts[name] += count
+
+    def delivered_after(self, seconds: float) -> None:
+        with self._lock:
+            self.delivery_seconds.append(seconds)
+
+
+def emit(metrics: Metrics, tally: Tally, credit: Decimal | None, counted: tuple[Count, Count] | None) -> None:
+    """The run's metrics, from the handler's thread (Powertools' Metrics is not thread-safe)."""
+    counts = tally.counts
+    for name in ALWAYS_EMITTED:
+        metrics.add_metric(name=name, unit="Count", value=counts[name])
+    for name, count in sorted(counts.items()):
+        if name not in ALWAYS_EMITTED and name not in ("Due", "LeftDue") and count:
+            metrics.add_metric(name=name, unit="Count", value=count)
+    for seconds in tally.delivery_seconds:
+        metrics.add_metric(name="TimeToDelivery", unit="Seconds", value=seconds)
+    if counted is not None:
+        in_flight, backlog = counted
+        metrics.add_metric(name="InFlight", unit="Count", value=in_flight.value)
+        metrics.add_metric(name="Backlog", unit="Count", value=backlog.value)
+        if not (in_flight.exact and backlog.exact):
+            metrics.add_metric(name="CountsTruncated", unit="Count", value=1)
+    if credit is not None:
+        metrics.add_metric(name="Credit", unit="Count", value=float(credit))
+
+
+def report_of(
+    tally: Tally, *, budget_spent: bool, counted: tuple[Count, Count] | None, credit: Decimal | None
+) -> RunReport:
+    counts = tally.counts
+    return RunReport(
+        due=counts["Due"],
+        msgstatus_calls=counts["MsgStatusCalls"],
+        changes=counts["StatusChanges"],
+        unknown_codes=counts["UnknownStatus"],
+        expired=counts["Expired"],
+        provider_errors=sum(n for name, n in counts.items() if name.startswith("ProviderError_")),
+        budget_spent=budget_spent,
+        in_flight=None if counted is None else counted[0].value,
+        backlog=None if counted is None else counted[1].value,
+        counts_exact=None if counted is None else counted[0].exact and counted[1].exact,
+        credit=None if credit is None else str(credit),
+    )
