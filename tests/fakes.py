@@ -20,9 +20,20 @@ from typing import Any
 
 from asanak.errors import AsanakError
 from sms_gateway.adapters.asanak_provider import classify
+from sms_gateway.domain.errors import StoreError
 from sms_gateway.domain.events import Event
-from sms_gateway.domain.model import Blocked, Count, Lease, Message, Rejections, State, StatusChange
-from sms_gateway.domain.ports import EventPublisher, MessageStore, SmsProvider, TrackingStore
+from sms_gateway.domain.inbound.service import OPT_IN, OPT_OUT
+from sms_gateway.domain.model import (
+    Blocked,
+    Count,
+    InboundRecord,
+    Lease,
+    Message,
+    Rejections,
+    State,
+    StatusChange,
+)
+from sms_gateway.domain.ports import EventPublisher, InboundStore, MessageStore, SmsProvider, TrackingStore
 from sms_gateway.domain.publishing.service import Change
 
 Hook = Callable[[str, Sequence[Message]], None]
@@ -337,3 +348,36 @@ class MemoryTrackingStore(TrackingStore):
 
     def record_credit(self, credit: Decimal, now: datetime) -> None:
         return None
+
+
+class MemoryInboundStore(InboundStore):
+    """Receiving's store: records by key, and the latest opt-out/opt-in instruction per number."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, InboundRecord] = {}
+        self.instructions: dict[str, tuple[str, datetime, str]] = {}  # number → (kind, at, keyword)
+        self.fail_create = 0
+
+    def create(self, record: InboundRecord) -> bool:
+        if self.fail_create:
+            self.fail_create -= 1
+            raise StoreError("simulated: the table is unreachable")
+        if record.inbound_id in self.records:
+            return False
+        self.records[record.inbound_id] = record
+        return True
+
+    def opt_out(self, number: str, keyword: str, at: datetime) -> None:
+        current = self.instructions.get(number)
+        if current is None or current[1] < at or (current[1] == at and current[0] == OPT_IN):
+            self.instructions[number] = (OPT_OUT, at, keyword)
+
+    def opt_in(self, number: str, keyword: str, at: datetime, expires_at: datetime) -> None:
+        current = self.instructions.get(number)
+        if current is None or current[1] < at:
+            self.instructions[number] = (OPT_IN, at, keyword)
+
+    @property
+    def opt_outs(self) -> dict[str, tuple[str, datetime]]:
+        """The numbers a send must refuse: those whose latest instruction is an opt-out."""
+        return {n: (word, at) for n, (kind, at, word) in self.instructions.items() if kind == OPT_OUT}

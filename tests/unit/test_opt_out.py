@@ -16,6 +16,7 @@ from sms_gateway.domain.inbound.service import (
     MAX_REQUEST_BYTES,
     OPT_IN,
     OPT_OUT,
+    InboundPolicy,
     InboundRequest,
     InboundService,
     check_size,
@@ -28,9 +29,9 @@ from sms_gateway.domain.inbound.service import (
     source_allowed,
     token_matches,
 )
-from sms_gateway.domain.model import InboundRecord
-from sms_gateway.domain.ports import InboundStore
 from sms_gateway.domain.publishing.outbox import events_for
+
+from tests.fakes import MemoryInboundStore
 
 # The template's defaults (OptOutKeywords / OptInKeywords).
 OPT_OUT_DEFAULTS = ["لغو", "لغو11", "لغو ۱۱", "انصراف", "stop", "cancel", "unsubscribe", "off", "11"]
@@ -227,41 +228,10 @@ def test_given_a_raw_query_when_read_then_it_wins_over_the_decoded_parameters() 
 
 
 # -- the service, with fakes ------------------------------------------------------------------------
-class FakeStore(InboundStore):
-    def __init__(self) -> None:
-        self.records: dict[str, InboundRecord] = {}
-        self.instructions: dict[str, tuple[str, datetime, str]] = {}  # number → (kind, at, keyword)
-        self.fail_create = 0
-
-    def create(self, record: InboundRecord) -> bool:
-        if self.fail_create:
-            self.fail_create -= 1
-            raise StoreError("simulated: the table is unreachable")
-        if record.inbound_id in self.records:
-            return False
-        self.records[record.inbound_id] = record
-        return True
-
-    def opt_out(self, number: str, keyword: str, at: datetime) -> None:
-        current = self.instructions.get(number)
-        if current is None or current[1] < at or (current[1] == at and current[0] == OPT_IN):
-            self.instructions[number] = (OPT_OUT, at, keyword)
-
-    def opt_in(self, number: str, keyword: str, at: datetime, expires_at: datetime) -> None:
-        current = self.instructions.get(number)
-        if current is None or current[1] < at:
-            self.instructions[number] = (OPT_IN, at, keyword)
-
-    @property
-    def opt_outs(self) -> dict[str, tuple[str, datetime]]:
-        """The numbers a send must refuse: those whose latest instruction is an opt-out."""
-        return {n: (word, at) for n, (kind, at, word) in self.instructions.items() if kind == OPT_OUT}
-
-
 class Outbox:
     """What the publish function would send: one event per stored creation (the outbox)."""
 
-    def __init__(self, store: FakeStore) -> None:
+    def __init__(self, store: MemoryInboundStore) -> None:
         self._store = store
 
     @property
@@ -270,22 +240,26 @@ class Outbox:
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
+def store() -> MemoryInboundStore:
+    return MemoryInboundStore()
 
 
 @pytest.fixture
-def publisher(store: FakeStore) -> Outbox:
+def publisher(store: MemoryInboundStore) -> Outbox:
     return Outbox(store)
 
 
-def service(store: FakeStore, publisher: Outbox, **overrides: Any) -> InboundService:
+def service(store: MemoryInboundStore, publisher: Outbox, **overrides: Any) -> InboundService:
+    policy = InboundPolicy(
+        retention=timedelta(days=30),
+        opt_out_keywords=OPT_OUT_DEFAULTS,
+        opt_in_keywords=OPT_IN_DEFAULTS,
+        allowed_sources=overrides.pop("allowed_sources", ()),
+    )
     arguments: dict[str, Any] = {
         "store": store,
+        "policy": policy,
         "clock": lambda: NOW,
-        "retention": timedelta(days=30),
-        "opt_out_keywords": OPT_OUT_DEFAULTS,
-        "opt_in_keywords": OPT_IN_DEFAULTS,
         "expected_token": lambda: TOKEN,
     }
     return InboundService(**(arguments | overrides))

@@ -124,7 +124,7 @@ def build_poll_service(
 def build_receive_service(
     settings: ReceiveSettings, *, clock: Clock, metrics: Any, **overrides: Any
 ) -> InboundService:
-    from sms_gateway.domain.inbound.service import InboundService
+    from sms_gateway.domain.inbound.service import InboundPolicy, InboundService
 
     common = settings.common
     return _assemble(
@@ -135,11 +135,13 @@ def build_receive_service(
             # InboundSecret, not AsanakSecret: the function never holds the provider's password.
             "expected_token": lambda: inbound_token(common.secret_id, common.secret_max_age).get,
         },
+        policy=InboundPolicy(
+            retention=timedelta(days=settings.retention_days),
+            opt_out_keywords=settings.opt_out_keywords,
+            opt_in_keywords=settings.opt_in_keywords,
+            allowed_sources=settings.allowed_source_cidrs,
+        ),
         clock=clock,
-        retention=timedelta(days=settings.retention_days),
-        opt_out_keywords=settings.opt_out_keywords,
-        opt_in_keywords=settings.opt_in_keywords,
-        allowed_sources=settings.allowed_source_cidrs,
         metrics=_sink(metrics),
     )
 

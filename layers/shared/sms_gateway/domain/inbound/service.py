@@ -168,26 +168,33 @@ def keyword_of(text: str, opt_out: frozenset[str], opt_in: frozenset[str]) -> Ke
 
 
 # -- the service -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InboundPolicy:
+    """The receive function's settings, as the domain needs them."""
+
+    retention: timedelta  # how long inbound SMS and opt-in tombstones are kept
+    opt_out_keywords: Iterable[str]
+    opt_in_keywords: Iterable[str]
+    allowed_sources: Collection[Network] = ()  # empty: any source (the token still decides)
+
+
 class InboundService:
     def __init__(
         self,
         *,
         store: InboundStore,
+        policy: InboundPolicy,
         clock: Callable[[], datetime],
-        retention: timedelta,
-        opt_out_keywords: Iterable[str],
-        opt_in_keywords: Iterable[str],
         expected_token: Callable[[], str],
-        allowed_sources: Collection[Network] = (),
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
-        self._retention = retention
-        self._opt_out = normalize_keywords(opt_out_keywords)
-        self._opt_in = normalize_keywords(opt_in_keywords)
+        self._retention = policy.retention
+        self._opt_out = normalize_keywords(policy.opt_out_keywords)
+        self._opt_in = normalize_keywords(policy.opt_in_keywords)
         self._expected_token = expected_token
-        self._allowed_sources = tuple(allowed_sources)
+        self._allowed_sources = tuple(policy.allowed_sources)
         self._metrics = metrics or NoMetrics()
 
     def handle(self, request: InboundRequest) -> Receipt:
