@@ -226,7 +226,7 @@ def test_given_poll_throttled_by_its_single_run_design_then_no_alarm_fires_on_a_
         ]
 
     poll_throttles = [
-        (logical, RESOURCES[logical]["Properties"])
+        (logical, res["Properties"])
         for logical, res in RESOURCES.items()
         if res["Type"] == "AWS::CloudWatch::Alarm"
         and any(name == "Throttles" and "PollFunction" in dims for name, dims in alarm_metrics(logical))

@@ -178,7 +178,7 @@ class AsanakClient:
     ``pool`` to share a ``urllib3.PoolManager``; otherwise the client makes and owns one.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the client's public keyword options, each with a default
         self,
         base_url: str,
         username: str,
@@ -361,24 +361,33 @@ def classify_answer(method: str, status: int, text: str, secrets: Sequence[str] 
     destination kept as given.
     """
     body = excerpt(text, secrets)
-
-    def error(cls: type[AsanakError], message: str) -> AsanakError:
+    by_status = _by_status(method, status, text)
+    if by_status is not None:
+        cls, message = by_status
         return cls(message, method=method, http_status=status, body_excerpt=body)
+    return _by_body(method, status, text, body, secrets)
 
-    if status == 401:
-        return error(CredentialsError, "credentials refused")
-    if status == 403:
-        if _parse.is_html(text):
-            return error(BlockedError, "blocked by the provider's firewall (HTML 403)")
-        return error(CredentialsError, "access refused (403)")
+
+def _by_status(method: str, status: int, text: str) -> tuple[type[AsanakError], str] | None:
+    """The error an HTTP status decides on its own (whatever the body says), if any."""
+    if status == 403 and _parse.is_html(text):
+        return BlockedError, "blocked by the provider's firewall (HTML 403)"
+    if status in (401, 403):
+        return CredentialsError, "credentials refused" if status == 401 else "access refused (403)"
     if status in (429, 503):
-        return error(RetryableError, "provider unavailable or rate limiting")
+        return RetryableError, "provider unavailable or rate limiting"
     if 300 <= status < 400:
         # Not acted on; a moved endpoint is a configuration problem, not the messages' fault.
-        return error(RetryableError, "unexpected redirect: check the base URL")
+        return RetryableError, "unexpected redirect: check the base URL"
+    if status >= 500 and method != _SENDSMS:
+        return RetryableError, f"provider error on the read-only {method}"
+    return None
+
+
+def _by_body(method: str, status: int, text: str, body: str, secrets: Sequence[str]) -> AsanakError:
+    """The error a body's words decide: a refusal with its reason and names, an internal error, or an
+    answer that cannot be read (ambiguous for sendsms, whose SMS may be queued)."""
     is_2xx, is_5xx = 200 <= status < 300, status >= 500
-    if is_5xx and method != _SENDSMS:
-        return error(RetryableError, f"provider error on the read-only {method}")
     structured = _parse.is_error_object(text)
     said_something = structured or _parse.is_error_text(text)
     if (is_2xx or is_5xx) and not said_something:
@@ -387,7 +396,9 @@ def classify_answer(method: str, status: int, text: str, secrets: Sequence[str] 
     if said.internal:
         if is_5xx:  # sendsms: the error may have come after the SMS was queued
             return _unreadable(method, status, body, is_2xx)
-        return error(RetryableError, "provider reported an internal error")
+        return RetryableError(
+            "provider reported an internal error", method=method, http_status=status, body_excerpt=body
+        )
     reason = said.reason
     if reason is None:
         if is_5xx or (is_2xx and not structured):

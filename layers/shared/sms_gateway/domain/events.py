@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sms_gateway.domain.model import Message
+
 SOURCE = "asanak.sms"
 ACCEPTED = "SMS Accepted"
 REJECTED = "SMS Rejected"
@@ -95,34 +97,27 @@ def sms_rejected(
 
 
 def sms_status_changed(
-    *,
-    request_id: str,
-    msgid: str,
-    to: str,
-    status: int,
-    status_name: str,
-    final: bool,
-    previous_status: int | None,
-    sent_at: datetime | None,
-    delivered_at: datetime | None,
-    meta: Mapping[str, Any] | None,
-    outcome: str,
+    message: Message, *, status_name: str, previous_status: int | None, outcome: str
 ) -> Event:
+    """The status ``message`` now has (its ``msgid`` and ``status`` must be set)."""
+    msgid, status = message.msgid, message.status
+    if msgid is None or status is None:
+        raise ValueError("a status change needs the message's msgid and status")
     return Event(
         STATUS_CHANGED,
         {
-            "event_id": event_id(STATUS_CHANGED, msgid, status, final),
-            "request_id": request_id,
+            "event_id": event_id(STATUS_CHANGED, msgid, status, message.final),
+            "request_id": message.request_id,
             "msgid": msgid,
-            "to": to,
+            "to": message.to,
             "status": status,
             "status_name": status_name,
-            "final": final,
+            "final": message.final,
             "previous_status": previous_status,
-            "sent_at": iso(sent_at),
-            "delivered_at": iso(delivered_at),
+            "sent_at": iso(message.sent_at),
+            "delivered_at": iso(message.delivered_at),
             "outcome": outcome,
-            "meta": meta,
+            "meta": message.meta,
         },
     )
 

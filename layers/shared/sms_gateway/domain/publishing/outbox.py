@@ -99,19 +99,12 @@ def rejected_event(message: Message) -> Event:
 
 
 def _status_event(message: Message, previous_status: int | None) -> Event:
-    assert message.msgid is not None and message.status is not None
+    status = message.status if message.status is not None else 0
     return events.sms_status_changed(
-        request_id=message.request_id,
-        msgid=message.msgid,
-        to=message.to,
-        status=message.status,
-        status_name=message.status_name or statuses.status_info(message.status).name,
-        final=message.final,
+        message,
+        status_name=message.status_name or statuses.status_info(status).name,
         previous_status=previous_status,
-        sent_at=message.sent_at,
-        delivered_at=message.delivered_at,
-        meta=message.meta,
-        outcome=outcome_of(message.status, message.final),
+        outcome=outcome_of(status, message.final),
     )
 
 
