@@ -48,125 +48,20 @@ default, as the manual recommends) keeps it out of URLs altogether.
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Self, TypeVar
-from urllib.parse import quote, urlencode
+from typing import Self
 
 import urllib3
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, SSLError
 
 from asanak import _parse
+from asanak.answers import GETCREDIT, MSGSTATUS, SENDSMS, classify_answer
 from asanak.batching import MAX_BATCH, chunked
-from asanak.errors import (
-    AmbiguousError,
-    AsanakError,
-    BlockedError,
-    CredentialsError,
-    RejectedError,
-    RetryableError,
-    excerpt,
-    scrub,
-)
-from asanak.numbers import InvalidNumberError, normalize_number
+from asanak.errors import AmbiguousError, excerpt
 from asanak.statuses import MessageStatus
+from asanak.transport import USER_AGENT, Transport
 
-__all__ = ["MAX_BATCH", "AsanakClient", "MessageStatus", "chunked", "classify_answer"]
-
-USER_AGENT = "asanak-sms-gateway/0.1"
-_FORM = "application/x-www-form-urlencoded"
-_SENDSMS, _MSGSTATUS, _GETCREDIT = "sendsms", "msgstatus", "getcredit"
-
-_log = logging.getLogger("asanak")
-
-T = TypeVar("T")
-
-
-# Keywords that name the reason of a refusal, in English and Persian; checked in this order.
-_RETRY_WORDS = (
-    "internal error",
-    "internal server error",
-    "server error",
-    "service unavailable",
-    "temporarily unavailable",
-    "too many requests",
-    "rate limit",
-    "خطای داخلی",
-    "خطای سرور",
-)
-_REASON_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "credentials",
-        (
-            "password",
-            "username",
-            "unauthorized",
-            "unauthorised",
-            "authentication",
-            "credential",
-            "رمز",
-            "کلمه عبور",
-            "نام کاربری",
-            "احراز هویت",
-        ),
-    ),
-    # "اعتبارسنجی" (validation) contains "اعتبار" (credit): recognised first.
-    ("validation", ("اعتبارسنجی", "اعتبار سنجی")),
-    ("out_of_credit", ("credit", "balance", "اعتبار", "موجودی")),
-    ("daily_limit", ("daily", "per day", "روزانه")),
-    ("inactive_sender", ("sender", "source", "originator", "line number", "فرستنده", "شماره خط")),
-    (
-        "invalid_destination",
-        ("destination", "recipient", "receiver", "receptor", "mobile", "گیرنده", "مقصد", "شماره موبایل"),
-    ),
-)
-
-
-# Numbered errors of v2 (asanak-api.md, section 7) and what they mean here.
-_RETRY_CODES = frozenset({1004, 429})
-_CODE_REASONS = {
-    1002: "inactive_sender",
-    1005: "out_of_credit",
-    1006: "out_of_credit",
-    1008: "validation",
-    1009: "daily_limit",
-    1010: "invalid_destination",
-    1014: "validation",
-    1015: "credentials",
-}
-
-
-def _reason_from_text(text: str) -> str | None:
-    lowered = text.lower()
-    for reason, words in _REASON_WORDS:
-        if any(word in lowered for word in words):
-            return reason
-    return None
-
-
-class _ScrubUrllib3Log(logging.Filter):
-    """Masks ``username=``/``password=`` in urllib3's own debug lines (they show GET URLs)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(scrub(arg) if isinstance(arg, str) else arg for arg in record.args)
-        if isinstance(record.msg, str):
-            record.msg = scrub(record.msg)
-        return True
-
-
-_filter_lock = threading.Lock()
-
-
-def _install_urllib3_log_filter() -> None:
-    logger = logging.getLogger("urllib3.connectionpool")
-    with _filter_lock:
-        if not any(isinstance(existing, _ScrubUrllib3Log) for existing in logger.filters):
-            logger.addFilter(_ScrubUrllib3Log())
+__all__ = ["MAX_BATCH", "USER_AGENT", "AsanakClient", "MessageStatus", "chunked", "classify_answer"]
 
 
 class AsanakClient:
@@ -202,20 +97,19 @@ class AsanakClient:
             raise ValueError(f"http_method must be GET or POST, got {http_method!r}")
         if not username or not password:
             raise ValueError("username and password must not be empty")
-        self._base_url = base_url.rstrip("/")
-        self._username = username
-        self._password = password
-        self._http_method = method
-        self._accept = accept
-        self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
-        self._owns_pool = pool is None
-        self._pool = pool if pool is not None else urllib3.PoolManager(maxsize=10, retries=False)
-        _install_urllib3_log_filter()
+        self._transport = Transport(
+            base_url,
+            (username, password),
+            http_method=method,
+            accept=accept,
+            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            pool=pool,
+        )
 
     def __repr__(self) -> str:
         return (
-            f"AsanakClient(base_url={self._base_url!r}, http_method={self._http_method!r}, "
-            f"accept={self._accept!r})"
+            f"AsanakClient(base_url={self._transport.base_url!r}, "
+            f"http_method={self._transport.http_method!r}, accept={self._transport.accept!r})"
         )
 
     def __enter__(self) -> Self:
@@ -226,8 +120,7 @@ class AsanakClient:
 
     def close(self) -> None:
         """Close the pooled connections (only when the client made the pool itself)."""
-        if self._owns_pool:
-            self._pool.clear()
+        self._transport.close()
 
     # --- the three methods ------------------------------------------------------------------------
 
@@ -247,19 +140,19 @@ class AsanakClient:
             if not destination or "," in destination or "-" in destination:
                 raise ValueError(f"invalid destination {destination!r}")
         params = {"source": source, "destination": ",".join(destinations), "message": message}
-        status, text = self._call(_SENDSMS, params)
+        status, text = self._transport.call(SENDSMS, params)
         try:
             msgids = _parse.parse_msgids(text)
         except _parse.ShapeError:
-            error = self._classify(_SENDSMS, status, text)
+            error = classify_answer(SENDSMS, status, text, self._transport.secrets)
         else:
             if len(msgids) == len(destinations):
                 return msgids
             error = AmbiguousError(
                 f"provider answered {len(msgids)} msgids for {len(destinations)} destinations",
-                method=_SENDSMS,
+                method=SENDSMS,
                 http_status=status,
-                body_excerpt=self._excerpt(text),
+                body_excerpt=excerpt(text, self._transport.secrets),
             )
         raise error
 
@@ -278,198 +171,18 @@ class AsanakClient:
         for msgid in msgids:
             if not (str(msgid).isascii() and str(msgid).isdigit()):
                 raise ValueError(f"invalid msgid {msgid!r}")
-        status, text = self._call(_MSGSTATUS, {"msgid": ",".join(str(msgid) for msgid in msgids)})
+        status, text = self._transport.call(MSGSTATUS, {"msgid": ",".join(str(msgid) for msgid in msgids)})
         try:
             return _parse.parse_statuses(text)
         except _parse.ShapeError:
-            error = self._classify(_MSGSTATUS, status, text)
+            error = classify_answer(MSGSTATUS, status, text, self._transport.secrets)
         raise error
 
     def get_credit(self) -> Decimal:
         """The account's remaining credit (counted in messages)."""
-        status, text = self._call(_GETCREDIT, {})
+        status, text = self._transport.call(GETCREDIT, {})
         try:
             return _parse.parse_credit(text)
         except _parse.ShapeError:
-            error = self._classify(_GETCREDIT, status, text)
+            error = classify_answer(GETCREDIT, status, text, self._transport.secrets)
         raise error
-
-    # --- transport and classification -------------------------------------------------------------
-
-    def _call(self, method: str, params: dict[str, str]) -> tuple[int, str]:
-        """POST/GET one method; returns (status, body) of a 2xx answer, raises AsanakError otherwise."""
-        fields = {"username": self._username, "password": self._password, **params}
-        encoded = urlencode(fields, quote_via=quote)  # UTF-8, spaces as %20
-        headers = {"User-Agent": USER_AGENT}
-        if self._accept:
-            headers["Accept"] = self._accept
-        url = f"{self._base_url}/{method}"
-        body: bytes | None = None
-        if self._http_method == "GET":
-            url = f"{url}?{encoded}"
-        else:
-            body = encoded.encode("ascii")
-            headers["Content-Type"] = _FORM
-        started = time.monotonic()
-        try:
-            response = self._pool.request(
-                self._http_method,
-                url,
-                body=body,
-                headers=headers,
-                timeout=self._timeout,
-                retries=False,
-                redirect=False,
-            )
-        except HTTPError as exc:
-            # Built here, raised outside the except block: the urllib3 exception (whose .url may
-            # hold the password of a GET) must not ride along as __context__.
-            error = self._transport_error(method, exc)
-        else:
-            elapsed_ms = (time.monotonic() - started) * 1000
-            _log.debug(
-                "asanak %s %s -> HTTP %s in %.0f ms", self._http_method, method, response.status, elapsed_ms
-            )
-            text = _parse.decode_body(response.data, response.headers.get("Content-Type"))
-            if 200 <= response.status < 300:
-                return response.status, text
-            error = self._classify(method, response.status, text)
-        _log.debug("asanak %s %s failed: %s", self._http_method, method, type(error).__name__)
-        raise error
-
-    def _excerpt(self, text: str) -> str:
-        return excerpt(text, (self._password,))
-
-    def _classify(self, method: str, status: int, text: str) -> AsanakError:
-        return classify_answer(method, status, text, (self._password,))
-
-    def _transport_error(self, method: str, exc: HTTPError) -> AsanakError:
-        detail = scrub(f"{type(exc).__name__}: {exc}", (self._password,))
-        if _never_connected(exc):
-            return RetryableError(f"could not connect: {detail}", method=method)
-        if method == _SENDSMS:
-            return AmbiguousError(
-                f"request sent but no answer, the SMS may be queued: {detail}", method=method
-            )
-        return RetryableError(f"no answer: {detail}", method=method)
-
-
-def classify_answer(method: str, status: int, text: str, secrets: Sequence[str] = ()) -> AsanakError:
-    """The error for an HTTP answer that is not ``method``'s success shape (see the module table).
-
-    ``secrets`` are scrubbed from the excerpt, from the text read for keywords and from any
-    destination kept as given.
-    """
-    body = excerpt(text, secrets)
-    by_status = _by_status(method, status, text)
-    if by_status is not None:
-        cls, message = by_status
-        return cls(message, method=method, http_status=status, body_excerpt=body)
-    return _by_body(method, status, text, body, secrets)
-
-
-def _by_status(method: str, status: int, text: str) -> tuple[type[AsanakError], str] | None:
-    """The error an HTTP status decides on its own (whatever the body says), if any."""
-    if status == 403 and _parse.is_html(text):
-        return BlockedError, "blocked by the provider's firewall (HTML 403)"
-    if status in (401, 403):
-        return CredentialsError, "credentials refused" if status == 401 else "access refused (403)"
-    if status in (429, 503):
-        return RetryableError, "provider unavailable or rate limiting"
-    if 300 <= status < 400:
-        # Not acted on; a moved endpoint is a configuration problem, not the messages' fault.
-        return RetryableError, "unexpected redirect: check the base URL"
-    if status >= 500 and method != _SENDSMS:
-        return RetryableError, f"provider error on the read-only {method}"
-    return None
-
-
-def _by_body(method: str, status: int, text: str, body: str, secrets: Sequence[str]) -> AsanakError:
-    """The error a body's words decide: a refusal with its reason and names, an internal error, or an
-    answer that cannot be read (ambiguous for sendsms, whose SMS may be queued)."""
-    is_2xx, is_5xx = 200 <= status < 300, status >= 500
-    structured = _parse.is_error_object(text)
-    said_something = structured or _parse.is_error_text(text)
-    if (is_2xx or is_5xx) and not said_something:
-        return _unreadable(method, status, body, is_2xx)
-    said = _read_refusal(status, text, secrets)
-    if said.internal:
-        if is_5xx:  # sendsms: the error may have come after the SMS was queued
-            return _unreadable(method, status, body, is_2xx)
-        return RetryableError(
-            "provider reported an internal error", method=method, http_status=status, body_excerpt=body
-        )
-    reason = said.reason
-    if reason is None:
-        if is_5xx or (is_2xx and not structured):
-            return _unreadable(method, status, body, is_2xx)
-        reason = "validation" if status == 400 else "refused"
-    cls = CredentialsError if reason == "credentials" else RejectedError
-    return cls(
-        f"request refused: {reason}",
-        method=method,
-        reason=reason,
-        http_status=status,
-        body_excerpt=body,
-        destinations=said.destinations,
-    )
-
-
-def _unreadable(method: str, status: int, body: str, is_2xx: bool) -> AsanakError:
-    if method != _SENDSMS:
-        return RetryableError(
-            f"unreadable answer to {method}", method=method, http_status=status, body_excerpt=body
-        )
-    what = "unreadable answer to sendsms" if is_2xx else f"provider error (HTTP {status}) after sendsms"
-    return AmbiguousError(
-        f"{what}, the SMS may be queued", method=method, http_status=status, body_excerpt=body
-    )
-
-
-@dataclass(frozen=True)
-class _Refusal:
-    """What an error body says: an internal error, a reason (None when unrecognised), names."""
-
-    internal: bool = False
-    reason: str | None = None
-    destinations: tuple[str, ...] = ()
-
-
-def _read_refusal(status: int, text: str, secrets: Sequence[str]) -> _Refusal:
-    code = _parse.error_code(text)
-    if code in _RETRY_CODES:
-        return _Refusal(internal=True)
-    raw = _parse.named_destinations(text, bare_lists=not 200 <= status < 300 or code == 1010)
-    if raw:
-        return _Refusal(reason="invalid_destination", destinations=_normalized(raw, secrets))
-    if code in _CODE_REASONS:
-        return _Refusal(reason=_CODE_REASONS[code])
-    scrubbed = scrub(text, secrets).lower()
-    if any(word in scrubbed for word in _RETRY_WORDS):
-        return _Refusal(internal=True)
-    return _Refusal(reason=_reason_from_text(scrubbed))
-
-
-def _normalized(raw: Sequence[str], secrets: Sequence[str]) -> tuple[str, ...]:
-    """Destinations in ``98…`` form where they parse; scrubbed and kept as given otherwise."""
-    named: list[str] = []
-    for value in raw:
-        try:
-            named.append(normalize_number(value))
-        except InvalidNumberError:
-            named.append(scrub(value, secrets))
-    return tuple(dict.fromkeys(named))
-
-
-def _never_connected(exc: BaseException) -> bool:
-    """Whether the request certainly never left: the connection (or TLS verification) failed."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, NewConnectionError | ConnectTimeoutError):
-            return True
-        if isinstance(current, SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(current):
-            return True
-        current = current.__cause__ or current.__context__ or getattr(current, "original_error", None)
-    return False

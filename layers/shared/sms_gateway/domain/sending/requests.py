@@ -161,8 +161,8 @@ def _recipients(payload: dict[str, Any], request_id: str, meta: dict[str, Any] |
     return tuple(valid), tuple(invalid)
 
 
-def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsRequest:
-    """Parse one SQS body; raise :class:`PoisonRequest` for anything that can never be sent."""
+def _payload(body: str, fallback_id: str) -> dict[str, Any]:
+    """The body as a JSON object."""
     try:
         payload = json.loads(body)
     except RecursionError as exc:
@@ -173,43 +173,34 @@ def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsReq
         raise PoisonRequest(Reason.INVALID_JSON, f"body is not JSON: {exc}", request_id=fallback_id) from exc
     if not isinstance(payload, dict):
         raise PoisonRequest(Reason.INVALID_REQUEST, "body must be a JSON object", request_id=fallback_id)
+    return payload
+
+
+def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsRequest:
+    """Parse one SQS body; raise :class:`PoisonRequest` for anything that can never be sent."""
+    payload = _payload(body, fallback_id)
     request_id = _request_id(payload, fallback_id)
     meta = _meta(payload, request_id)
+
+    def poison(message: str) -> PoisonRequest:
+        return PoisonRequest(Reason.INVALID_REQUEST, message, request_id=request_id, meta=meta)
+
     if _has_lone_surrogate(payload):
-        raise PoisonRequest(
-            Reason.INVALID_REQUEST,
-            "the request holds text that is not valid Unicode (a lone surrogate)",
-            request_id=request_id,
-            meta=meta,
-        )
+        raise poison("the request holds text that is not valid Unicode (a lone surrogate)")
     text = payload.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise PoisonRequest(
-            Reason.INVALID_REQUEST,
-            "'text' is required and must be non-empty",
-            request_id=request_id,
-            meta=meta,
-        )
+        raise poison("'text' is required and must be non-empty")
     if len(text) > MAX_TEXT_CHARS:
-        raise PoisonRequest(
-            Reason.INVALID_REQUEST,
-            f"'text' has {len(text)} characters; at most {MAX_TEXT_CHARS} are allowed",
-            request_id=request_id,
-            meta=meta,
-        )
+        raise poison(f"'text' has {len(text)} characters; at most {MAX_TEXT_CHARS} are allowed")
     sender_raw = payload.get("from")
     if sender_raw is None:
         sender_raw = default_sender
     if not isinstance(sender_raw, str):
-        raise PoisonRequest(
-            Reason.INVALID_REQUEST, "'from' must be a string", request_id=request_id, meta=meta
-        )
+        raise poison("'from' must be a string")
     try:
         sender = normalize_sender(sender_raw)
     except InvalidNumberError as exc:
-        raise PoisonRequest(
-            Reason.INVALID_REQUEST, f"'from' is not a sender number: {exc}", request_id=request_id, meta=meta
-        ) from exc
+        raise poison(f"'from' is not a sender number: {exc}") from exc
     recipients, invalid = _recipients(payload, request_id, meta)
     return SmsRequest(
         request_id=request_id,
