@@ -15,7 +15,8 @@ from sms_gateway.domain.events import Reason
 from sms_gateway.domain.model import Blocked, Message, State
 from sms_gateway.domain.provider_failures import FailureKind, ProviderFailure
 from sms_gateway.domain.sending.leases import Leases
-from sms_gateway.domain.sending.plans import Attempt, Call, Context, Tally
+from sms_gateway.domain.sending.plans import Attempt, Call, Context
+from sms_gateway.domain.tally import Tally
 from sms_gateway.domain.tracking.schedule import first_check_at
 
 logger = logging.getLogger("sms_gateway.send")
@@ -90,7 +91,7 @@ class ProviderCall:
         except Exception as exc:  # not a provider answer: a fault of ours, nothing was sent
             self._refused(messages, ProviderFailure.internal(exc))
             return
-        self._tally.latency((time.perf_counter() - started) * 1000)
+        self._tally.sample("ProviderLatency", (time.perf_counter() - started) * 1000)
         accepted_at = self._ctx.clock()
         for message, msgid in zip(messages, msgids, strict=True):
             message.msgid, message.state, message.accepted_at = msgid, State.ACCEPTED, accepted_at

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sms_gateway.domain.events import Reason
 from sms_gateway.domain.model import Message, State
-from sms_gateway.domain.sending.plans import Context, Tally, lease_expired
+from sms_gateway.domain.sending.plans import Context, lease_expired
+from sms_gateway.domain.tally import Tally
 
 logger = logging.getLogger("sms_gateway.send")
 

@@ -6,15 +6,14 @@ Pure data and pure functions; :mod:`sms_gateway.domain.sending.service` orchestr
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sms_gateway.domain.errors import LeaseHeld, SendFailed
 from sms_gateway.domain.model import Lease, Message, State
-from sms_gateway.domain.ports import MessageStore, Metrics, SmsProvider
+from sms_gateway.domain.ports import MessageStore, SmsProvider
 from sms_gateway.domain.sending.requests import SmsRequest
 
 
@@ -77,30 +76,6 @@ class Context:
     def has_time(self, attempt: Attempt) -> bool:
         """The invocation's remaining time covers one more provider call and its writes."""
         return attempt.ends_at - self.timer() >= self.call_budget.total_seconds()
-
-
-class Tally:
-    """Metrics counted in worker threads and emitted once from the handler's thread."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-        self._latencies: list[float] = []
-        self._lock = threading.Lock()
-
-    def add(self, name: str, value: int = 1) -> None:
-        if value:
-            with self._lock:
-                self._counts[name] += value
-
-    def latency(self, milliseconds: float) -> None:
-        with self._lock:
-            self._latencies.append(milliseconds)
-
-    def emit(self, metrics: Metrics) -> None:
-        for name, value in sorted(self._counts.items()):
-            metrics.add_metric(name=name, unit="Count", value=value)
-        for latency in self._latencies:
-            metrics.add_metric(name="ProviderLatency", unit="Milliseconds", value=round(latency, 1))
 
 
 def body_key(body: str) -> str:

@@ -10,8 +10,9 @@ from dataclasses import replace
 
 from sms_gateway.domain.errors import LeaseHeld
 from sms_gateway.domain.sending.leases import Leases
-from sms_gateway.domain.sending.plans import Context, Plan, Tally, new_recipient
+from sms_gateway.domain.sending.plans import Context, Plan, new_recipient
 from sms_gateway.domain.sending.rejections import Rejecter
+from sms_gateway.domain.tally import Tally
 
 logger = logging.getLogger("sms_gateway.send")
 

@@ -12,8 +12,9 @@ from datetime import datetime
 
 from sms_gateway.domain.events import Reason
 from sms_gateway.domain.model import Rejection, Rejections, State
-from sms_gateway.domain.sending.plans import Context, Envelope, Plan, Tally, new_recipient
+from sms_gateway.domain.sending.plans import Context, Envelope, Plan, new_recipient
 from sms_gateway.domain.sending.requests import PoisonRequest, SmsRequest
+from sms_gateway.domain.tally import Tally
 
 logger = logging.getLogger("sms_gateway.send")
 

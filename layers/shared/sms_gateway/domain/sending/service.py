@@ -82,13 +82,13 @@ from sms_gateway.domain.sending.plans import (
     Context,
     Envelope,
     Plan,
-    Tally,
     body_key,
     group_calls,
 )
 from sms_gateway.domain.sending.preparation import Preparer
 from sms_gateway.domain.sending.rejections import Rejecter
 from sms_gateway.domain.sending.requests import PoisonRequest, SmsRequest, parse_request
+from sms_gateway.domain.tally import Tally
 
 __all__ = ["BatchOutcome", "Envelope", "SendPolicy", "SendService"]
 
@@ -107,6 +107,14 @@ class SendPolicy:
     retention: timedelta  # how long requests, recipients and rejections are kept
     concurrency: int  # provider calls (and request preparations) in flight at once
     call_timeout: timedelta = timedelta(seconds=15)  # a provider call's connect + read timeouts
+
+
+def emit(metrics: Metrics, tally: Tally) -> None:
+    """The batch's metrics, from the handler's thread."""
+    for name, value in sorted(tally.counts.items()):
+        metrics.add_metric(name=name, unit="Count", value=value)
+    for latency in tally.samples("ProviderLatency"):
+        metrics.add_metric(name="ProviderLatency", unit="Milliseconds", value=round(latency, 1))
 
 
 class SendService:
@@ -156,7 +164,7 @@ class SendService:
             self._run(calls, attempt, tally)
             self._finish(plans, outcome)
         finally:
-            tally.emit(self._metrics)
+            emit(self._metrics, tally)
         return outcome
 
     def _plans(self, envelopes: Sequence[Envelope], outcome: BatchOutcome, tally: Tally) -> list[Plan]:

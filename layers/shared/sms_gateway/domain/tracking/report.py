@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,6 +10,7 @@ from asanak import statuses
 
 from sms_gateway.domain.model import Count
 from sms_gateway.domain.ports import Metrics
+from sms_gateway.domain.tally import Tally
 from sms_gateway.domain.tracking.schedule import EXPIRED_OUTCOME
 
 OUTCOME_METRICS = {
@@ -44,23 +43,6 @@ class RunReport:
         return asdict(self)
 
 
-class Tally:
-    """Counters shared by the worker threads of one run."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.counts: Counter[str] = Counter()
-        self.delivery_seconds: list[float] = []
-
-    def add(self, name: str, count: int = 1) -> None:
-        with self._lock:
-            self.counts[name] += count
-
-    def delivered_after(self, seconds: float) -> None:
-        with self._lock:
-            self.delivery_seconds.append(seconds)
-
-
 def emit(metrics: Metrics, tally: Tally, credit: Decimal | None, counted: tuple[Count, Count] | None) -> None:
     """The run's metrics, from the handler's thread (Powertools' Metrics is not thread-safe)."""
     counts = tally.counts
@@ -69,7 +51,7 @@ def emit(metrics: Metrics, tally: Tally, credit: Decimal | None, counted: tuple[
     for name, count in sorted(counts.items()):
         if name not in ALWAYS_EMITTED and name not in ("Due", "LeftDue") and count:
             metrics.add_metric(name=name, unit="Count", value=count)
-    for seconds in tally.delivery_seconds:
+    for seconds in tally.samples("TimeToDelivery"):
         metrics.add_metric(name="TimeToDelivery", unit="Seconds", value=seconds)
     if counted is not None:
         in_flight, backlog = counted

@@ -16,7 +16,8 @@ from asanak.statuses import MessageStatus
 from sms_gateway.domain.model import Message, StatusChange
 from sms_gateway.domain.ports import SmsProvider, TrackingStore
 from sms_gateway.domain.provider_failures import ProviderFailure
-from sms_gateway.domain.tracking.report import OUTCOME_METRICS, Tally
+from sms_gateway.domain.tally import Tally
+from sms_gateway.domain.tracking.report import OUTCOME_METRICS
 from sms_gateway.domain.tracking.rules import WRITE_CONCURRENCY, accepted_at, next_check_for, transition
 
 logger = logging.getLogger("sms_gateway.poll")
@@ -112,7 +113,7 @@ class Round:
             tally.add(OUTCOME_METRICS.get(change.outcome, "OtherFinal"))
         if change.outcome == statuses.DELIVERED:
             delivered = change.delivered_at or now
-            tally.delivered_after(max(0.0, (delivered - accepted_at(message)).total_seconds()))
+            tally.sample("TimeToDelivery", max(0.0, (delivered - accepted_at(message)).total_seconds()))
         logger.info(
             "sms status changed",
             extra={

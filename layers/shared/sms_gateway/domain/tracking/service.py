@@ -77,7 +77,8 @@ from asanak.statuses import FOUR_HOURS
 from sms_gateway.domain.model import Count
 from sms_gateway.domain.ports import Metrics, NoMetrics, SmsProvider, TrackingStore
 from sms_gateway.domain.provider_failures import ProviderFailure
-from sms_gateway.domain.tracking.report import RunReport, Tally, emit, report_of
+from sms_gateway.domain.tally import Tally
+from sms_gateway.domain.tracking.report import RunReport, emit, report_of
 from sms_gateway.domain.tracking.rounds import Round
 
 logger = logging.getLogger("sms_gateway.poll")
