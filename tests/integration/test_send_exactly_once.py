@@ -124,25 +124,30 @@ def test_given_an_error_text_about_credentials_in_a_200_then_retried_not_reporte
 
 
 def test_given_dynamodb_loses_the_response_of_a_write_that_succeeded_then_the_retry_is_recognised(
-    stack, asanak, send, monkeypatch
+    stack, asanak
 ):
     # botocore retries a write whose first attempt succeeded but whose response was lost; the retry's
     # condition fails. It used to be read as a conflict (and later as outcome_unknown).
-    from sms_gateway.adapters.dynamodb import messages as dynamo
-
-    real_call = dynamo._call
+    from sms_gateway import wiring
+    from sms_gateway.adapters.dynamodb.messages import DynamoMessageStore, conditional_write
+    from sms_gateway.domain.ports import NoMetrics
+    from sms_gateway.domain.sending.service import Envelope
+    from sms_gateway.settings import send_settings
 
     def lost_response_then_retried(operation, kwargs):
         if operation in ("put_item", "update_item") and kwargs.get("Key", kwargs.get("Item", {})).get(
             "sk", {}
         ).get("S", "").startswith("TO#"):
-            real_call(operation, dict(kwargs))  # took effect; its answer never arrived
-        return real_call(operation, kwargs)
+            conditional_write(operation, dict(kwargs))  # took effect; its answer never arrived
+        return conditional_write(operation, kwargs)
 
-    monkeypatch.setattr(dynamo, "_call", lost_response_then_retried)
-    event = sqs_event({"to": "09121234567", "text": "lost", "id": "lost-1"}, message_ids=["m-lost"])
+    store = DynamoMessageStore(stack.table_name, write=lost_response_then_retried)
+    service = wiring.build_send_service(
+        send_settings(), clock=asanak.clock.now, metrics=NoMetrics(), store=store
+    )
+    body = json.dumps({"to": "09121234567", "text": "lost", "id": "lost-1"})
 
-    assert send(event) == {"batchItemFailures": []}
+    assert service.send_batch([Envelope("m-lost", body)]).failures == {}
 
     assert len(asanak.sent) == 1
     [accepted] = stack.details("SMS Accepted")
