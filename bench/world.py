@@ -27,8 +27,8 @@ from typing import Any
 
 import boto3
 
-from local_stack import lambda_events
-from local_stack.lambda_events import LambdaContext
+from emulator import lambda_events
+from emulator.lambda_events import LambdaContext
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -187,7 +187,7 @@ class World:
     def __enter__(self) -> World:
         from asanak_sandbox import AsanakSandbox
 
-        from local_stack.template import provision
+        from emulator.template import provision
 
         self.moto = MotoServer()
         self.endpoint = self.moto.start()

@@ -8,31 +8,14 @@ once each message reached a final state (1 if something did not within the time 
 from __future__ import annotations
 
 import sys
-from typing import Any
 
+from emulator.tap import EventTap
+from local_stack.feed import line
 from local_stack.runtime import DEFAULT_SENDER, LocalStack
-from local_stack.tap import EventTap
 from smsctl.producer import build_request, send_request
 
 TIME_LIMIT = 90.0
 REPLY_FROM = "09121234567"
-
-
-def _line(event: dict[str, Any]) -> str:
-    d = event["detail"]
-    kind = event["detail-type"]
-    if kind == "SMS Accepted":
-        return f"  ✓ accepted   {d['to']}  msgid={d['msgid']}  parts={d['parts']}  [{d['request_id']}]"
-    if kind == "SMS Rejected":
-        return (
-            f"  ✗ rejected   {d.get('to', '-')}  reason={d['reason']}  ({d['message']})  [{d['request_id']}]"
-        )
-    if kind == "SMS Status Changed":
-        mark = "■" if d["final"] else "→"
-        return f"  {mark} status     {d['to']}  {d['status_name']} ({d['status']})  msgid={d['msgid']}"
-    if kind == "SMS Received":
-        return f"  ✉ received   from {d['from']} to {d['to']}: {d['text']}"
-    return f"  ? {kind}: {d}"
 
 
 def run_demo(stack: LocalStack) -> int:
@@ -64,7 +47,7 @@ def run_demo(stack: LocalStack) -> int:
     def progress(tap: EventTap) -> bool:
         nonlocal printed, replied
         for event in tap.seen[printed:]:
-            print(_line(event), flush=True)
+            print(line(event), flush=True)
         printed = len(tap.seen)
         if not replied and stack.sandbox is not None and tap.of("SMS Accepted"):
             status = stack.sandbox.push_inbound(
