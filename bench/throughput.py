@@ -36,8 +36,8 @@ from bench.naive import NaiveSender
 from bench.report import HIGHER, Row
 from bench.scale import Scale
 from bench.world import number, sqs_event
-from local_stack.process import SandboxControl, StackProcess
 from local_stack.endpoints import Endpoints
+from local_stack.process import SandboxControl, StackProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 PER_REQUEST = 20

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,24 +90,30 @@ class Stack:
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
             ((key, arg),) = value.items()
-            if key == "Ref":
-                return self._ref(arg)
-            if key == "Fn::GetAtt":
-                logical, attribute = arg
-                return self._getatt(logical, attribute)
-            if key == "Fn::Sub":
-                return self._sub(arg)
-            if key == "Fn::Join":
-                sep, items = arg
-                items = self.resolve(items)
-                if isinstance(items, str):  # a CommaDelimitedList parameter
-                    items = items.split(",") if items else []
-                return sep.join(str(self.resolve(item)) for item in items)
+            intrinsic = self._intrinsics.get(key)
+            if intrinsic is not None:
+                return intrinsic(arg)
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         return value
+
+    @property
+    def _intrinsics(self) -> dict[str, Callable[[Any], Any]]:
+        return {
+            "Ref": self._ref,
+            "Fn::GetAtt": lambda arg: self._getatt(*arg),
+            "Fn::Sub": self._sub,
+            "Fn::Join": self._join,
+        }
+
+    def _join(self, arg: Any) -> str:
+        sep, items = arg
+        items = self.resolve(items)
+        if isinstance(items, str):  # a CommaDelimitedList parameter
+            items = items.split(",") if items else []
+        return str(sep).join(str(self.resolve(item)) for item in items)
 
     def _ref(self, name: str) -> str:
         pseudo = {
@@ -212,70 +219,85 @@ def provision(
 ) -> Stack:
     """Create the template's table, queues, secret and bus through ``session`` (a boto3 Session)."""
     template = template or load_template()
-    region = session.region_name
-    stack = Stack(stack_name, region, template, parameter_values(template, overrides))
+    stack = Stack(stack_name, session.region_name, template, parameter_values(template, overrides))
     resources = template["Resources"]
 
     def client(service: str) -> Any:
         return session.client(service, endpoint_url=endpoint_url)
 
+    creators = {
+        "AWS::DynamoDB::Table": lambda logical, props: _create_table(
+            stack, client("dynamodb"), logical, props
+        ),
+        "AWS::Events::EventBus": lambda logical, props: _create_bus(stack, client("events"), logical, props),
+        "AWS::SecretsManager::Secret": lambda logical, props: _create_secret(
+            stack, client("secretsmanager"), logical, props, overrides.get(f"{logical}.value")
+        ),
+    }
     for logical, res in resources.items():
-        props = stack.resolve(res.get("Properties", {}))
-        if res["Type"] == "AWS::DynamoDB::Table":
-            ddb = client("dynamodb")
-            name = f"{stack_name}-{logical}"
-            kwargs: dict[str, Any] = {
-                "TableName": name,
-                "AttributeDefinitions": props["AttributeDefinitions"],
-                "KeySchema": props["KeySchema"],
-                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-            }
-            if props.get("GlobalSecondaryIndexes"):
-                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            if props.get("StreamSpecification"):
-                kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-            ddb.create_table(**kwargs)
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl:
-                ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-            stack.physical[logical] = name
-            stack.arns[logical] = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
-        elif res["Type"] == "AWS::Events::EventBus":
-            name = props["Name"]
-            arn = client("events").create_event_bus(Name=name)["EventBusArn"]
-            stack.physical[logical] = name
-            stack.arns[logical] = arn
-        elif res["Type"] == "AWS::SecretsManager::Secret":
-            generate = props.get("GenerateSecretString", {})
-            value = json.loads(generate.get("SecretStringTemplate", "{}"))
-            if generate.get("GenerateStringKey"):
-                value[generate["GenerateStringKey"]] = secrets.token_urlsafe(30)
-            overrides_json = overrides.get(f"{logical}.value")
-            if overrides_json:
-                value.update(json.loads(overrides_json))
-            arn = client("secretsmanager").create_secret(
-                Name=f"{stack_name}-{logical}", SecretString=json.dumps(value)
-            )["ARN"]
-            stack.physical[logical] = arn
-            stack.arns[logical] = arn
-            stack.secret_values[logical] = value
-
+        if res["Type"] in creators:
+            creators[res["Type"]](logical, stack.resolve(res.get("Properties", {})))
     sqs = client("sqs")
     for logical in _queue_order(resources):
-        props = stack.resolve(resources[logical].get("Properties", {}))
-        attributes: dict[str, str] = {}
-        for key in (
-            "VisibilityTimeout",
-            "MessageRetentionPeriod",
-            "DelaySeconds",
-            "ReceiveMessageWaitTimeSeconds",
-        ):
-            if key in props:
-                attributes[key] = str(props[key])
-        if "RedrivePolicy" in props:
-            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
-        url = sqs.create_queue(QueueName=f"{stack_name}-{logical}", Attributes=attributes)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        stack.physical[logical] = url
-        stack.arns[logical] = arn
+        _create_queue(stack, sqs, logical, stack.resolve(resources[logical].get("Properties", {})))
     return stack
+
+
+def _create_table(stack: Stack, ddb: Any, logical: str, props: dict[str, Any]) -> None:
+    name = f"{stack.name}-{logical}"
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("StreamSpecification"):
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    ddb.create_table(**kwargs)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    stack.physical[logical] = name
+    stack.arns[logical] = f"arn:aws:dynamodb:{stack.region}:{ACCOUNT}:table/{name}"
+
+
+def _create_bus(stack: Stack, events: Any, logical: str, props: dict[str, Any]) -> None:
+    name = props["Name"]
+    stack.physical[logical] = name
+    stack.arns[logical] = events.create_event_bus(Name=name)["EventBusArn"]
+
+
+def _create_secret(
+    stack: Stack, secretsmanager: Any, logical: str, props: dict[str, Any], override: str | None
+) -> None:
+    """The secret's value: generated as the template says, then ``override`` (JSON) merged in."""
+    generate = props.get("GenerateSecretString", {})
+    value = json.loads(generate.get("SecretStringTemplate", "{}"))
+    if generate.get("GenerateStringKey"):
+        value[generate["GenerateStringKey"]] = secrets.token_urlsafe(30)
+    if override:
+        value.update(json.loads(override))
+    arn = secretsmanager.create_secret(Name=f"{stack.name}-{logical}", SecretString=json.dumps(value))["ARN"]
+    stack.physical[logical] = arn
+    stack.arns[logical] = arn
+    stack.secret_values[logical] = value
+
+
+_QUEUE_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+)
+
+
+def _create_queue(stack: Stack, sqs: Any, logical: str, props: dict[str, Any]) -> None:
+    attributes = {key: str(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
+    if "RedrivePolicy" in props:
+        attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+    url = sqs.create_queue(QueueName=f"{stack.name}-{logical}", Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.physical[logical] = url
+    stack.arns[logical] = arn

@@ -32,22 +32,37 @@ LOG_FILE = "functions.log"
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m local_stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m local_stack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
     add("--demo", action="store_true", help="send sample requests, follow them, exit")
     add("--aws-port", type=int, default=4566, help="moto server port (0: any free port)")
     add("--api-port", type=int, default=3000, help="HTTP API port (0: any free port)")
     add("--sandbox-port", type=int, default=8085, help="Asanak sandbox port (0: any free port)")
-    add("--speed", type=float, help="run time this many times faster (gateway and sandbox); default 1, demo 20")
+    add(
+        "--speed",
+        type=float,
+        help="run time this many times faster (gateway and sandbox); default 1, demo 20",
+    )
     add(
         "--retry-after",
         type=float,
-        help="seconds before a failed SQS record comes back (default: the queue's visibility timeout, as in AWS)",
+        help="seconds before a failed SQS record comes back "
+        "(default: the queue's visibility timeout, as in AWS)",
     )
-    add("--poll-every", type=float, help="seconds between poll runs (default: the template's PollSchedule / speed)")
+    add(
+        "--poll-every",
+        type=float,
+        help="seconds between poll runs (default: the template's PollSchedule / speed)",
+    )
     add("--state-dir", type=Path, help="where endpoints.json and functions.log go (default: .local_stack/)")
-    add("--verbose", action="store_true", help="the functions' JSON logs and metrics here, not in functions.log")
+    add(
+        "--verbose",
+        action="store_true",
+        help="the functions' JSON logs and metrics here, not in functions.log",
+    )
     add(
         "--quiet",
         action="store_true",

@@ -1,5 +1,6 @@
-"""Moved to :mod:`emulator.triggers.stream`. This module only keeps the old import path working for the unit tests on
-main (``tests/unit``), which this branch may not edit; remove it once they import ``emulator.triggers.stream``."""
+"""Moved to :mod:`emulator.triggers.stream`. This module only keeps the old import path working for
+the unit tests on main (``tests/unit``), which this branch may not edit; remove it once they import
+``emulator.triggers.stream``."""
 
 from emulator.triggers.stream import StreamTrigger
 

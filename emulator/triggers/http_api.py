@@ -95,7 +95,9 @@ def http_event(route: Route, request: Request, path_parameters: dict[str, str]) 
     }
 
 
-def respond(route: Route, request: Request, invoke: Callable[[dict[str, Any]], Any]) -> tuple[int, dict[str, str], str]:
+def respond(
+    route: Route, request: Request, invoke: Callable[[dict[str, Any]], Any]
+) -> tuple[int, dict[str, str], str]:
     """Status, headers and body API Gateway answers ``request`` with."""
     parameters = route.match(request.method, urllib.parse.urlsplit(request.target).path)
     if parameters is None:

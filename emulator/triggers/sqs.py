@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.lambda_events import sqs_record
+from emulator.lambda_events import received_record
 from emulator.template import Stack
 
 log = logging.getLogger("emulator.triggers.sqs")
@@ -90,7 +90,7 @@ class SqsEventSource:
 
     def deliver(self, messages: list[dict[str, Any]]) -> set[str]:
         """Invoke the function with ``messages``; delete those it handled. The ids of those that failed."""
-        event = {"Records": [self._record(m) for m in messages]}
+        event = {"Records": [received_record(m, self.mapping.queue_arn) for m in messages]}
         try:
             response = self._invoke(event)
             failed = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
@@ -117,14 +117,3 @@ class SqsEventSource:
                     for i, m in enumerate(done[start : start + 10])
                 ],
             )
-
-    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        return sqs_record(
-            message["Body"],
-            message_id=message["MessageId"],
-            receipt_handle=message["ReceiptHandle"],
-            attributes=message.get("Attributes", {}),
-            message_attributes=message.get("MessageAttributes", {}),
-            md5_of_body=message.get("MD5OfBody", ""),
-            queue_arn=self.mapping.queue_arn,
-        )
