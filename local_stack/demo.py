@@ -42,7 +42,6 @@ def run_demo(stack: LocalStack) -> int:
     expected_final = 3  # three valid recipients reach a final delivery status
     replied = False
     printed = 0
-    ok = False
 
     def progress(tap: EventTap) -> bool:
         nonlocal printed, replied
@@ -61,6 +60,14 @@ def run_demo(stack: LocalStack) -> int:
 
     ok = tap.wait_for(progress, timeout=TIME_LIMIT)
     progress(tap)
+    print_summary(tap)
+    if not ok:
+        print(f"Not every message reached a final state within {TIME_LIMIT:.0f} s.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_summary(tap: EventTap) -> None:
     accepted, rejected = len(tap.of("SMS Accepted")), len(tap.of("SMS Rejected"))
     finals = [d for d in tap.of("SMS Status Changed") if d["final"]]
     delivered = sum(1 for d in finals if d["status"] == 6)
@@ -69,7 +76,3 @@ def run_demo(stack: LocalStack) -> int:
         f"{len(finals) - delivered} failed, {len(tap.of('SMS Received'))} reply received.",
         flush=True,
     )
-    if not ok:
-        print(f"Not every message reached a final state within {TIME_LIMIT:.0f} s.", file=sys.stderr)
-        return 1
-    return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from emulator.streams import StreamReader, table_stream_arn
@@ -18,6 +19,7 @@ from emulator.template import Stack
 logger = logging.getLogger("emulator.triggers.stream")
 
 
+@dataclass
 class StreamTrigger:
     """Lambda's DynamoDB event source mapping around ``handler``: batches in order, partial batch
     responses (processing resumes at the first failed record), bisection of a batch whose invocation
@@ -25,32 +27,26 @@ class StreamTrigger:
     to ``on_failure`` (the OnFailure destination). A failed batch blocks its stream until the next
     :meth:`pump`, as Lambda retries a shard later rather than at once."""
 
-    def __init__(
-        self,
-        reader: StreamReader,
-        handler: Callable[[dict[str, Any]], dict[str, Any]],
-        *,
-        batch_size: int = 100,
-        max_retries: int = 10,
-        on_failure: Callable[[dict[str, Any]], None] | None = None,
-    ) -> None:
-        self._reader = reader
-        self._handler = handler
-        self._batch_size = batch_size
-        self._max_retries = max_retries
-        self._on_failure = on_failure
-        self._pending: list[dict[str, Any]] = []
-        self._attempts: dict[str, int] = {}  # first record of a failing batch → failed deliveries
+    reader: StreamReader
+    handler: Callable[[dict[str, Any]], dict[str, Any]]
+    _: KW_ONLY
+    batch_size: int = 100
+    max_retries: int = 10
+    on_failure: Callable[[dict[str, Any]], None] | None = None
+    _pending: list[dict[str, Any]] = field(default_factory=list, init=False)
+    _attempts: dict[str, int] = field(
+        default_factory=dict, init=False
+    )  # failing batch's first record → failures
 
     def pump(self) -> int:
         """Deliver what the stream holds now until done or a batch fails; return records checkpointed."""
         done = 0
         while True:
-            if len(self._pending) < self._batch_size:
-                self._pending += self._reader.read(self._batch_size - len(self._pending))
+            if len(self._pending) < self.batch_size:
+                self._pending += self.reader.read(self.batch_size - len(self._pending))
             if not self._pending:
                 return done
-            batch = self._pending[: self._batch_size]
+            batch = self._pending[: self.batch_size]
             delivered = self._deliver(batch)
             del self._pending[:delivered]
             done += delivered
@@ -60,7 +56,7 @@ class StreamTrigger:
     def _deliver(self, batch: list[dict[str, Any]]) -> int:
         """Records of ``batch`` handled, from its start (all of them, or up to the first failure)."""
         try:
-            response = self._handler({"Records": batch}) or {}
+            response = self.handler({"Records": batch}) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except Exception:
             logger.exception("stream batch failed")
@@ -74,10 +70,10 @@ class StreamTrigger:
         first = min((i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed), default=0)
         key = batch[first]["dynamodb"]["SequenceNumber"]
         self._attempts[key] = self._attempts.get(key, 0) + 1
-        if self._attempts[key] <= self._max_retries:
+        if self._attempts[key] <= self.max_retries:
             return first
-        if self._on_failure is not None:  # retries exhausted: described to the OnFailure destination
-            self._on_failure({"records": [r["dynamodb"]["SequenceNumber"] for r in batch[first:]]})
+        if self.on_failure is not None:  # retries exhausted: described to the OnFailure destination
+            self.on_failure({"records": [r["dynamodb"]["SequenceNumber"] for r in batch[first:]]})
         return len(batch)
 
 
