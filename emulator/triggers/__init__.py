@@ -38,7 +38,8 @@ class Loops:
                 try:
                     step()
                 except Exception:
-                    log.exception("%s failed; trying again", what)
+                    if not self.stopping.is_set():  # what it calls may be stopped already
+                        log.exception("%s failed; trying again", what)
 
         self.spawn(loop, name)
 

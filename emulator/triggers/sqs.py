@@ -63,7 +63,12 @@ class SqsEventSource:
     def run(self, stopping: threading.Event) -> None:
         """Poll until ``stopping`` is set."""
         while not stopping.is_set():
-            messages = self.receive(stopping)
+            try:
+                messages = self.receive(stopping)
+            except Exception:
+                if not stopping.is_set():  # moto may be gone already when stopping
+                    log.exception("receiving from the send queue failed; trying again")
+                messages = []
             if messages:
                 self.deliver(messages)
             else:
