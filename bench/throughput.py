@@ -12,7 +12,7 @@ was put on the bus. After the clock stops, every recipient is checked: accepted 
 ``accepted`` in the table (:func:`smsctl.producer.request_status`).
 
 No consumer is subscribed to the bus during the burst. In moto, an EventBridge rule delivering to an
-SQS queue (:class:`local_stack.tap.EventTap`) is expensive: with one on ``SMS Accepted``, 1,000
+SQS queue (:class:`emulator.tap.EventTap`) is expensive: with one on ``SMS Accepted``, 1,000
 recipients took 34 s instead of 14 s to leave the queue on this machine, and draining the 1,000
 delivered events took another 40 s. That measures moto; in AWS the delivery is EventBridge's work, not
 the function's. The poll schedule is pushed out of the way (``--poll-every``): in AWS it runs in its

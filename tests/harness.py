@@ -66,7 +66,7 @@ class ActionLog:
         log = self
 
         def recorded(request: Any, resource: str) -> None:
-            # local_stack.iam assumes each role with the function's logical id as the session name.
+            # emulator.iam assumes each role with the function's logical id as the session name.
             logical = getattr(request._access_key, "_session_name", None)
             if logical in FUNCTIONS.values():
                 with log._lock:
