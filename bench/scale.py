@@ -17,21 +17,6 @@ class Scale:
     latency: float = 0.150  # seconds the sandbox takes to answer, where the issue asks for it
 
 
-FULL = Scale(
-    recipients=1000,
-    send_batches=5,
-    in_flight=1000,
-    finals=(2_000, 20_000),
-    cold_runs=9,
-    burst=2000,
-    naive_burst=40,
-)
-QUICK = Scale(
-    recipients=200,
-    send_batches=2,
-    in_flight=200,
-    finals=(1_000, 5_000),
-    cold_runs=3,
-    burst=400,
-    naive_burst=20,
-)
+# A row each:   recipients, send_batches, in_flight, finals, cold_runs, burst, naive_burst
+FULL = Scale(1000, 5, 1000, (2_000, 20_000), 9, 2000, 40)
+QUICK = Scale(200, 2, 200, (1_000, 5_000), 3, 400, 20)

@@ -5,45 +5,33 @@ process, invoked with realistic Lambda events and the function's environment fro
 the integration tests; the sandbox runs in this process too. moto's server runs in a process of its
 own (as the local stack runs it): the emulation's CPU then does not compete with the handler's for
 one interpreter lock, as DynamoDB's does not compete with a Lambda function's. The gateway runs on
-the sandbox's clock (``wiring.use_clock``), so :meth:`World.advance` ages the provider's statuses
+the sandbox's clock (:mod:`emulator.gateway`), so :meth:`World.advance` ages the provider's statuses
 and the gateway's "now" together.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import boto3
+from emulator import gateway, lambda_events
+from emulator.deploy import Asanak, Deployment, deploy
+from emulator.environ import Environ
+from emulator.functions import handler
+from emulator.lambda_events import LambdaContext
+from emulator.moto_server import MotoProcess
+from emulator.triggers.schedule import scheduled_event
 
-from local_stack import lambda_events
-from local_stack.lambda_events import LambdaContext
-
-ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 SANDBOX_USER = "bench-user"
 SANDBOX_PASSWORD = "bench-Pa55word"
 SENDER = "982164063188"
-QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:bench-send"
-
-# What Lambda's runtime gives every function, and what tests set for Powertools outside Lambda.
-PROCESS_ENV = {
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "POWERTOOLS_TRACE_DISABLED": "true",  # in this process only: there is no X-Ray daemon here
-}
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:123456789012:bench-send"
 
 
 def number(index: int, prefix: str = "0912") -> str:
@@ -56,17 +44,12 @@ def sqs_event(bodies: list[dict[str, Any]]) -> dict[str, Any]:
     return lambda_events.sqs_event(*bodies, queue_arn=QUEUE_ARN)
 
 
-SCHEDULED_EVENT = {
-    "version": "0",
-    "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": ACCOUNT,
-    "time": "2026-11-24T08:30:00Z",
-    "region": REGION,
-    "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/bench-poll"],
-    "detail": {},
-}
+SCHEDULED_EVENT = scheduled_event(
+    datetime(2026, 11, 24, 8, 30, tzinfo=UTC),
+    REGION,
+    rule="bench-poll",
+    event_id="89d1a02d-5ec7-412e-82f5-13505f849b41",
+)
 
 
 class DynamoTally:
@@ -130,67 +113,25 @@ class DynamoTally:
             BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
-class MotoServer:
-    """``python -m moto.server`` on a free port of 127.0.0.1, in a process of its own."""
-
-    def __init__(self) -> None:
-        self.process: subprocess.Popen[bytes] | None = None
-        self.endpoint = ""
-
-    def start(self) -> str:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.endpoint = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"moto's server exited with {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
-                    return self.endpoint
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto's server did not start on {self.endpoint}") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
-
-
 class World:
-    """moto + sandbox + the provisioned stack, with the function environment set in ``os.environ``."""
+    """moto + sandbox + the provisioned stack, with the function environment set in ``os.environ``.
+
+    moto does not check IAM here: the handlers' own cost is measured, not the emulation's checks."""
 
     def __init__(self, *, latency: float = 0.0, clock_speed: float = 1.0) -> None:
         self.latency = latency
         self.clock_speed = clock_speed  # 0 freezes the gateway's and the provider's time (advance() moves it)
-        self.moto: MotoServer | None = None
+        self.moto = MotoProcess()
         self.sandbox: Any = None
-        self.endpoint = ""
-        self.stack: Any = None
+        self.deployment: Deployment | None = None
         self.context = LambdaContext()
-        self._saved_env: dict[str, str | None] = {}
+        self._environ = Environ()
 
     # -- life cycle --------------------------------------------------------------------------------
     def __enter__(self) -> World:
         from asanak_sandbox import AsanakSandbox
 
-        from local_stack.template import provision
-
-        self.moto = MotoServer()
-        self.endpoint = self.moto.start()
+        self.moto.start()
         self.sandbox = AsanakSandbox(
             username=SANDBOX_USER,
             password=SANDBOX_PASSWORD,
@@ -199,70 +140,37 @@ class World:
             latency=self.latency,
             clock_speed=self.clock_speed,
         ).start()
-
-        self._set_env({name: None for name in os.environ if name.startswith("AWS_ENDPOINT_URL")})
-        self._set_env({**PROCESS_ENV, "AWS_ENDPOINT_URL": self.endpoint})
-        self.stack = provision(
-            boto3.Session(region_name=REGION),
-            stack_name=f"b{uuid.uuid4().hex[:8]}",
-            overrides={
-                "AsanakBaseUrl": self.sandbox.base_url,
-                "DefaultSender": SENDER,
-                "AsanakSecret.value": json.dumps({"username": SANDBOX_USER, "password": SANDBOX_PASSWORD}),
-            },
-        )
-        env: dict[str, str | None] = {}
-        for logical in ("SendFunction", "PollFunction", "ReceiveFunction"):
-            env.update(self.stack.function_env(logical))
-        self._set_env(env)
+        account = Asanak(self.sandbox.base_url, SANDBOX_USER, SANDBOX_PASSWORD, SENDER)
+        self.deployment = deploy(self.endpoint, account, stack_name=f"b{uuid.uuid4().hex[:8]}", iam=False)
+        self._environ.apply(self.deployment.process_env())
+        self._environ.apply(self.deployment.functions_env())
         self.rebuild()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        from sms_gateway import wiring
-
-        wiring.use_clock(None)
+        gateway.forget()
         self.sandbox.stop()
-        if self.moto is not None:
-            self.moto.stop()
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-    def _set_env(self, values: dict[str, str | None]) -> None:
-        for name, value in values.items():
-            self._saved_env.setdefault(name, os.environ.get(name))
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        self.moto.stop()
+        self._environ.restore()
 
     def configure(self, **variables: str) -> None:
         """Change function settings (e.g. ``SEND_CONCURRENCY``); the next invocation builds afresh."""
-        self._set_env(dict(variables))
+        self._environ.apply(variables)
         self.rebuild()
 
     def rebuild(self) -> None:
         """Forget cached settings, clients and services; run the gateway on the sandbox's clock."""
-        from sms_gateway import wiring
-
-        wiring.use_clock(self.sandbox.clock.now)
+        gateway.run_on(self.sandbox.clock.now)
 
     # -- the functions -------------------------------------------------------------------------------
     def send(self, bodies: list[dict[str, Any]]) -> dict[str, Any]:
-        from functions.send import app
-
-        response = app.lambda_handler(sqs_event(bodies), LambdaContext())
+        response = handler(self.stack, "send")(sqs_event(bodies), LambdaContext())
         if response.get("batchItemFailures"):
             raise RuntimeError(f"send handler failed records: {response}")
-        return response
+        return dict(response)
 
     def poll(self) -> dict[str, Any]:
-        from functions.poll import app
-
-        return app.lambda_handler(SCHEDULED_EVENT, LambdaContext())
+        return dict(handler(self.stack, "poll")(SCHEDULED_EVENT, LambdaContext()))
 
     def advance(self, seconds: float) -> None:
         self.sandbox.clock.advance(seconds)
@@ -272,8 +180,18 @@ class World:
         """Provider calls of ``method`` the sandbox answered so far."""
         return sum(1 for call in self.sandbox.calls if call.method == method)
 
+    @property
+    def endpoint(self) -> str:
+        return self.moto.endpoint
+
+    @property
+    def stack(self) -> Any:
+        assert self.deployment is not None
+        return self.deployment.stack
+
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
+        assert self.deployment is not None
+        return self.deployment.client(service)
 
     @property
     def table_name(self) -> str:

@@ -1,5 +1,11 @@
 """``make run`` / ``python -m local_stack``: the whole gateway on this machine, until Ctrl-C.
 
+While it runs it shows what the gateway does, one line per event it publishes: a request's recipient
+accepted, a recipient rejected (with the reason), a delivery status change, an inbound SMS. The
+functions' own output (JSON log lines, CloudWatch EMF metrics) goes to a file named at start
+(``functions.log`` in the state directory); ``--verbose`` shows it here instead; ``--quiet`` shows
+neither the events nor more than the functions' warnings.
+
 With ``ASANAK_BASE_URL``, ``ASANAK_USERNAME`` and ``ASANAK_PASSWORD`` in the environment it talks to
 the real Asanak instead of the sandbox (then it is a real single-machine gateway; set
 ``DEFAULT_SENDER`` to your own sender number). ``--demo`` sends a few requests, shows each message's
@@ -17,96 +23,134 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from emulator.deploy import Asanak
+from local_stack.endpoints import Endpoints
+from local_stack.runtime import DEFAULT_SENDER, LocalStack, Options
 
-def main(argv: list[str] | None = None) -> int:
+LOG_FILE = "functions.log"
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local_stack",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--demo", action="store_true", help="send sample requests, follow them, exit")
-    parser.add_argument("--aws-port", type=int, default=4566, help="moto server port (0: any free port)")
-    parser.add_argument("--api-port", type=int, default=3000, help="HTTP API port (0: any free port)")
-    parser.add_argument(
-        "--sandbox-port", type=int, default=8085, help="Asanak sandbox port (0: any free port)"
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--demo", action="store_true", help="send sample requests, follow them, exit")
+    add("--aws-port", type=int, default=4566, help="moto server port (0: any free port)")
+    add("--api-port", type=int, default=3000, help="HTTP API port (0: any free port)")
+    add("--sandbox-port", type=int, default=8085, help="Asanak sandbox port (0: any free port)")
+    add(
         "--speed",
         type=float,
-        default=None,
         help="run time this many times faster (gateway and sandbox); default 1, demo 20",
     )
-    parser.add_argument(
+    add(
         "--retry-after",
         type=float,
-        default=None,
-        help="seconds before a failed SQS record comes back (default: the queue's visibility "
-        "timeout, as in AWS)",
+        help="seconds before a failed SQS record comes back "
+        "(default: the queue's visibility timeout, as in AWS)",
     )
-    parser.add_argument(
+    add(
         "--poll-every",
         type=float,
-        default=None,
         help="seconds between poll runs (default: the template's PollSchedule / speed)",
     )
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=None,
-        help="where endpoints.json is written (default: .local_stack/ in the repo)",
+    add("--state-dir", type=Path, help="where endpoints.json and functions.log go (default: .local_stack/)")
+    add(
+        "--verbose",
+        action="store_true",
+        help="the functions' JSON logs and metrics here, not in functions.log",
     )
-    parser.add_argument("--quiet", action="store_true", help="only warnings from the functions' logs")
-    args = parser.parse_args(argv)
+    add(
+        "--quiet",
+        action="store_true",
+        help="no event feed, and only warnings from the functions (no metrics), in functions.log "
+        "(here with --verbose)",
+    )
+    return parser
 
-    speed = args.speed if args.speed is not None else (20.0 if args.demo else 1.0)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    real = None
-    if os.environ.get("ASANAK_BASE_URL"):
-        missing = [n for n in ("ASANAK_USERNAME", "ASANAK_PASSWORD") if not os.environ.get(n)]
-        if missing:
-            parser.error(f"ASANAK_BASE_URL is set: also set {', '.join(missing)}")
-        real = {
-            "base_url": os.environ["ASANAK_BASE_URL"],
-            "username": os.environ["ASANAK_USERNAME"],
-            "password": os.environ["ASANAK_PASSWORD"],
-        }
 
-    from local_stack.runtime import LocalStack
-
-    stack = LocalStack(
+def options(args: argparse.Namespace, real: Asanak | None) -> Options:
+    state_dir = args.state_dir or Options.state_dir
+    demo = args.demo
+    return Options(
         aws_port=args.aws_port,
         api_port=args.api_port,
         sandbox_port=args.sandbox_port,
-        speed=speed,
-        retry_after=args.retry_after if args.retry_after is not None else (2.0 if args.demo else None),
-        poll_every=args.poll_every if args.poll_every is not None else (0.5 if args.demo else None),
+        speed=args.speed if args.speed is not None else (20.0 if demo else 1.0),
+        retry_after=args.retry_after if args.retry_after is not None else (2.0 if demo else None),
+        poll_every=args.poll_every if args.poll_every is not None else (0.5 if demo else None),
         real_asanak=real,
-        state_dir=args.state_dir,
-        log_level="WARNING" if (args.quiet or args.demo) else None,
+        state_dir=state_dir,
+        log_level="WARNING" if (args.quiet or demo) else None,
+        log_file=None if (args.verbose or demo) else state_dir / LOG_FILE,
     )
+
+
+def real_asanak(parser: argparse.ArgumentParser) -> Asanak | None:
+    """The real Asanak account named in the environment, if any."""
+    if not os.environ.get("ASANAK_BASE_URL"):
+        return None
+    missing = [n for n in ("ASANAK_USERNAME", "ASANAK_PASSWORD") if not os.environ.get(n)]
+    if missing:
+        parser.error(f"ASANAK_BASE_URL is set: also set {', '.join(missing)}")
+    return Asanak(
+        os.environ["ASANAK_BASE_URL"],
+        os.environ["ASANAK_USERNAME"],
+        os.environ["ASANAK_PASSWORD"],
+        os.environ.get("DEFAULT_SENDER", DEFAULT_SENDER),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)
+    settings = options(args, real_asanak(cli))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if settings.log_file is not None:
+        settings.state_dir.mkdir(exist_ok=True)
+        settings.log_file.write_text("")  # this run's output only
+    stack = LocalStack(settings)
     endpoints = stack.start()
     try:
-        print_summary(endpoints, speed)
+        print_summary(endpoints, settings)
         if args.demo:
             from local_stack.demo import run_demo
 
             return run_demo(stack)
-        done = threading.Event()
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            done.set()
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        print("Running. Ctrl-C to stop.", flush=True)
-        done.wait()
-        print("\nStopping…", flush=True)
-        return 0
+        return serve(endpoints, feed=not args.quiet)
     finally:
         stack.stop()
 
 
-def print_summary(endpoints, speed: float) -> None:  # type: ignore[no-untyped-def]
+def serve(endpoints: Endpoints, *, feed: bool) -> int:
+    """Run until Ctrl-C (or SIGTERM), showing the event feed when ``feed``."""
+    done = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    following = None
+    if feed:
+        from emulator.tap import EventTap
+        from local_stack.feed import Feed
+
+        target = endpoints.target
+        tap = EventTap(target.client("sqs"), target.client("events"), endpoints.bus_name)
+        following = Feed(tap, lambda text: print(text, flush=True))
+    print("Running. Ctrl-C to stop.", flush=True)
+    done.wait()
+    print("\nStopping…", flush=True)
+    if following is not None:
+        following.stop()
+    return 0
+
+
+def print_summary(endpoints: Endpoints, settings: Options) -> None:
     asanak = f"{endpoints.asanak}  ({'sandbox' if endpoints.sandbox else 'REAL Asanak'})"
     lines = [
         "Asanak SMS gateway — local stack (all on 127.0.0.1)",
@@ -119,9 +163,11 @@ def print_summary(endpoints, speed: float) -> None:  # type: ignore[no-untyped-d
         f"  table            {endpoints.table_name}",
         f"  inbound URL      {endpoints.inbound_url}",
         f"  Asanak           {asanak}",
-        f"  clock            {speed:g}x real time",
-        "  send a message   .venv/bin/python -m smsctl --local send --to 09121234567 --text 'سلام'",
+        f"  clock            {settings.speed:g}x real time",
     ]
+    if settings.log_file is not None:
+        lines.append(f"  function logs    {settings.log_file}  (--verbose: here instead)")
+    lines.append("  send a message   .venv/bin/python -m smsctl --local send --to 09121234567 --text 'سلام'")
     print("\n".join(lines), flush=True)
 
 

@@ -8,31 +8,14 @@ once each message reached a final state (1 if something did not within the time 
 from __future__ import annotations
 
 import sys
-from typing import Any
 
+from emulator.tap import EventTap
+from local_stack.feed import line
 from local_stack.runtime import DEFAULT_SENDER, LocalStack
-from local_stack.tap import EventTap
 from smsctl.producer import build_request, send_request
 
 TIME_LIMIT = 90.0
 REPLY_FROM = "09121234567"
-
-
-def _line(event: dict[str, Any]) -> str:
-    d = event["detail"]
-    kind = event["detail-type"]
-    if kind == "SMS Accepted":
-        return f"  ✓ accepted   {d['to']}  msgid={d['msgid']}  parts={d['parts']}  [{d['request_id']}]"
-    if kind == "SMS Rejected":
-        return (
-            f"  ✗ rejected   {d.get('to', '-')}  reason={d['reason']}  ({d['message']})  [{d['request_id']}]"
-        )
-    if kind == "SMS Status Changed":
-        mark = "■" if d["final"] else "→"
-        return f"  {mark} status     {d['to']}  {d['status_name']} ({d['status']})  msgid={d['msgid']}"
-    if kind == "SMS Received":
-        return f"  ✉ received   from {d['from']} to {d['to']}: {d['text']}"
-    return f"  ? {kind}: {d}"
 
 
 def run_demo(stack: LocalStack) -> int:
@@ -59,12 +42,11 @@ def run_demo(stack: LocalStack) -> int:
     expected_final = 3  # three valid recipients reach a final delivery status
     replied = False
     printed = 0
-    ok = False
 
     def progress(tap: EventTap) -> bool:
         nonlocal printed, replied
         for event in tap.seen[printed:]:
-            print(_line(event), flush=True)
+            print(line(event), flush=True)
         printed = len(tap.seen)
         if not replied and stack.sandbox is not None and tap.of("SMS Accepted"):
             status = stack.sandbox.push_inbound(
@@ -78,6 +60,14 @@ def run_demo(stack: LocalStack) -> int:
 
     ok = tap.wait_for(progress, timeout=TIME_LIMIT)
     progress(tap)
+    print_summary(tap)
+    if not ok:
+        print(f"Not every message reached a final state within {TIME_LIMIT:.0f} s.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_summary(tap: EventTap) -> None:
     accepted, rejected = len(tap.of("SMS Accepted")), len(tap.of("SMS Rejected"))
     finals = [d for d in tap.of("SMS Status Changed") if d["final"]]
     delivered = sum(1 for d in finals if d["status"] == 6)
@@ -86,7 +76,3 @@ def run_demo(stack: LocalStack) -> int:
         f"{len(finals) - delivered} failed, {len(tap.of('SMS Received'))} reply received.",
         flush=True,
     )
-    if not ok:
-        print(f"Not every message reached a final state within {TIME_LIMIT:.0f} s.", file=sys.stderr)
-        return 1
-    return 0

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from local_stack.runtime import Endpoints
+from local_stack.endpoints import Endpoints
 
 ROOT = Path(__file__).resolve().parent.parent
 

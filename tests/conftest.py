@@ -7,7 +7,7 @@ moto checks IAM: the tests act as an administrator, and a test calling a functio
 ``app.lambda_handler`` runs it with that function's role from template.yaml only (the ``stack``
 fixture installs the wrapper). The actions each role was asked for are collected over the whole run
 (across pytest-xdist workers); a run of the whole integration tier fails if a role allows an action
-its function never called (see ``local_stack.iam.unused_permissions``).
+its function never called (see ``emulator.iam.unused_permissions``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import importlib
 import json
 import logging
 import os
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,10 @@ from typing import Any
 import boto3
 import pytest
 
+from emulator import gateway, moto_server
+from emulator.deploy import Asanak, deploy
+from emulator.iam import unused_permissions
+from emulator.template import load_template
 from tests.harness import ACTIONS, FUNCTIONS, Harness, LambdaContext
 
 # Test-process defaults that Lambda would get from the runtime. Set before any handler import.
@@ -61,17 +64,11 @@ def shared_service_models() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    from local_stack.moto_server import serialize_dynamodb_writes
-
-    serialize_dynamodb_writes()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    server = moto_server.MotoThread()
+    endpoint = server.start()
     with pytest.MonkeyPatch.context() as monkeypatch:
         ACTIONS.install(monkeypatch)
-        yield f"http://{host}:{port}"
+        yield endpoint
     server.stop()
 
 
@@ -107,36 +104,17 @@ def stack(
 ) -> Iterator[Harness]:
     """A fresh stack from template.yaml on moto, wired to the sandbox; function env set as Lambda's,
     each handler running with its own role."""
-    from sms_gateway import wiring as factories
-
-    from local_stack.iam import enforce, function_credentials
-    from local_stack.template import provision
-
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    admin = enforce(boto3.Session(region_name="eu-west-1"), moto_endpoint)
+    moto_server.reset(moto_endpoint)
+    account = Asanak(asanak.base_url, SANDBOX_USER, SANDBOX_PASSWORD, SANDBOX_SENDER)  # type: ignore[attr-defined]
+    deployment = deploy(moto_endpoint, account, stack_name=f"t{uuid.uuid4().hex[:8]}", roles=roles)
     # Between invocations the process acts as the administrator (test code, seeding, reading).
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", admin["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", admin["aws_secret_access_key"])
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    for name, value in deployment.process_env().items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-    session = boto3.Session(region_name="eu-west-1", **admin)
-    secret = {"username": SANDBOX_USER, "password": SANDBOX_PASSWORD}
-    stack = provision(
-        session,
-        stack_name=f"t{uuid.uuid4().hex[:8]}",
-        overrides={
-            "AsanakBaseUrl": asanak.base_url,  # type: ignore[attr-defined]
-            "DefaultSender": SANDBOX_SENDER,
-            "AsanakSecret.value": json.dumps(secret),
-        },
-    )
-    harness = Harness(
-        stack, moto_endpoint, admin, function_credentials(session, stack, moto_endpoint, roles=roles)
-    )
+    harness = Harness(deployment)
     for name, value in harness.environment().items():
         monkeypatch.setenv(name, value)
     for name in FUNCTIONS:
@@ -144,9 +122,9 @@ def stack(
         monkeypatch.setattr(module, "lambda_handler", harness.handler(name, module.lambda_handler))
     # Fast tests: a short read timeout so "slower than the timeout" cases take a fraction of a second.
     monkeypatch.setenv("ASANAK_READ_TIMEOUT", "1.0")
-    factories.reset()
+    gateway.forget_services()
     yield harness
-    factories.reset()
+    gateway.forget_services()
 
 
 # -- least privilege over the whole run -------------------------------------------------------------------
@@ -192,9 +170,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         complete = _whole_integration_tier(session)
     if not complete or session.testsfailed:
         return
-    from local_stack.iam import unused_permissions
-    from local_stack.template import load_template
-
     problems = unused_permissions(load_template(), ACTIONS.as_json())
     if problems:
         config.stash[_PROBLEMS] = problems

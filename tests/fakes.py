@@ -262,7 +262,7 @@ def hooked_dynamo_store(table_name: str, client: Any, streams: Any) -> MessageSt
     from sms_gateway.adapters.dynamodb.messages import DynamoMessageStore, to_message
     from sms_gateway.adapters.dynamodb.stream import change_of
 
-    from local_stack.streams import StreamReader, table_stream_arn
+    from emulator.streams import StreamReader, table_stream_arn
 
     reader = StreamReader(streams, table_stream_arn(client, table_name))
     seen: list[Change] = []

@@ -3,7 +3,7 @@
 Handlers are invoked exactly as Lambda would: the function's environment comes from the template
 (Globals + its own variables), events are realistic Lambda events, and a Lambda context is passed.
 Each invocation runs with its function's role only: moto checks every request against the role
-``local_stack.iam`` built from the function's ``Policies`` (the credentials of ``sts:AssumeRole`` are
+``emulator.iam`` built from the function's ``Policies`` (the credentials of ``sts:AssumeRole`` are
 in the environment while it runs, as Lambda puts them there). The tests' own calls (provisioning,
 reading the table, the event tap) use an administrator. Published events are captured through a real
 EventBridge rule that targets an SQS queue.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
 import os
 import threading
@@ -21,13 +22,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from local_stack.iam import FUNCTIONS
-from local_stack.lambda_events import LambdaContext, sqs_event, sqs_record  # noqa: F401 - the tests' imports
-from local_stack.streams import StreamReader, StreamTrigger, table_stream_arn
-from local_stack.tap import EventTap
-from local_stack.template import Stack
+from emulator import gateway
+from emulator.deploy import Deployment
+from emulator.environ import set_variable
+from emulator.iam import FUNCTIONS
+from emulator.lambda_events import LambdaContext, sqs_event, sqs_record  # noqa: F401 - the tests' imports
+from emulator.tap import EventTap
+from emulator.triggers import stream
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 SCHEMA_FILES = {
@@ -65,7 +66,7 @@ class ActionLog:
         log = self
 
         def recorded(request: Any, resource: str) -> None:
-            # local_stack.iam assumes each role with the function's logical id as the session name.
+            # emulator.iam assumes each role with the function's logical id as the session name.
             logical = getattr(request._access_key, "_session_name", None)
             if logical in FUNCTIONS.values():
                 with log._lock:
@@ -85,41 +86,22 @@ class ActionLog:
 ACTIONS = ActionLog()
 
 
-def _warm_objects() -> tuple[Any, ...]:
-    """What the layer has built and cached (clients, stores, connections, secret providers)."""
-    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
-    from sms_gateway import wiring as factories
-    from sms_gateway.adapters.dynamodb import items as models
-
-    return (
-        tuple(getter.cache_info().currsize for getter in factories.CACHED),
-        tuple(id(model._connection) for model in models.ALL_MODELS),
-        tuple(id(provider) for provider in DEFAULT_PROVIDERS.values()),
-    )
-
-
 class Harness:
     """One provisioned stack on moto, with helpers to read what the functions did."""
 
-    def __init__(
-        self,
-        stack: Stack,
-        endpoint: str,
-        admin: dict[str, str],
-        function_credentials: dict[str, dict[str, str]],
-    ) -> None:
-        self.stack = stack
-        self.endpoint = endpoint
-        self.admin = admin
-        self.function_credentials = function_credentials
-        self.session = boto3.Session(region_name=stack.region, **admin)
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.stack = deployment.stack
+        self.endpoint = deployment.endpoint
+        self.admin = deployment.admin
+        self.function_credentials = deployment.credentials
+        self.session = deployment.session
         self.tap = EventTap(self.client("sqs"), self.client("events"), self.bus_name)
         # The outbox: the table's stream drives the publish function as Lambda's mapping would.
         self.publish_failures: list[dict[str, Any]] = []
-        reader = StreamReader(
-            self.client("dynamodbstreams"), table_stream_arn(self.client("dynamodb"), self.table_name)
+        self.stream = stream.from_template(
+            self.stack, self.client, self._publish, on_failure=self.publish_failures.append
         )
-        self.stream = StreamTrigger(reader, self._publish, on_failure=self.publish_failures.append)
         # The function whose credentials built what the layer has cached, and that cache as it was
         # when its last invocation ended: a warm start keeps it, anything else rebuilds it.
         self._warm: tuple[str, tuple[Any, ...]] | None = None
@@ -139,33 +121,22 @@ class Harness:
         """The function's credentials in the environment while the block runs, every layer client
         built with them (a warm start of the same function keeps its clients); the administrator's
         again after it."""
-        from sms_gateway import wiring as factories
-        from sms_gateway.adapters.dynamodb import items as models
-
         before = {name: os.environ.get(name) for name in CREDENTIAL_VARIABLES}
         os.environ.update(self.function_credentials[logical])
-        if self._warm is None or self._warm != (logical, _warm_objects()):
-            factories.reset()
-            for model in models.ALL_MODELS:
-                model._connection = None
-            boto3.DEFAULT_SESSION = None  # it keeps the credentials it first resolved
+        if self._warm is None or self._warm != (logical, gateway.warm_state()):
+            gateway.forget_connections()
         try:
             yield
         finally:
-            self._warm = (logical, _warm_objects())
+            self._warm = (logical, gateway.warm_state())
             for name, value in before.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+                set_variable(name, value)
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint)
+        return self.deployment.client(service)
 
     @staticmethod
     def _publish(event: dict[str, Any]) -> dict[str, Any]:
-        import importlib
-
         return importlib.import_module("functions.publish.app").lambda_handler(event, LambdaContext())
 
     @property
@@ -185,10 +156,7 @@ class Harness:
         return self.stack.secret_values["InboundSecret"]["inbound_token"]
 
     def environment(self) -> dict[str, str]:
-        env: dict[str, str] = {}
-        for logical in FUNCTIONS.values():
-            env.update(self.stack.function_env(logical))
-        return env
+        return self.deployment.functions_env()
 
     def events(self, detail_type: str | None = None) -> list[dict[str, Any]]:
         """Every event published so far (cumulative), optionally of one detail-type.

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from local_stack.endpoints import Endpoints
 from local_stack.process import SandboxControl, StackProcess
-from local_stack.runtime import Endpoints
 from tests.e2e.surfaces import BusWatch
 
 SPEED = 20.0

@@ -16,7 +16,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from local_stack.tap import EventTap, drain_until
+from emulator.tap import EventTap, drain_until
 from tests.harness import SCHEMA_FILES, SCHEMAS
 
 SOURCE = "asanak.sms"

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local_stack.iam import template_actions
-from local_stack.template import load_template
+from emulator.iam import template_actions
+from emulator.template import load_template
 from tests.integration.test_receive_function import with_sample_token
 
 

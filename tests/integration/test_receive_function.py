@@ -714,8 +714,8 @@ def test_the_template_access_log_format_records_the_route_template_not_the_path(
 
 # -- outages: every one is a 503 with InboundUnavailable, so Asanak retries ---------------------------------
 def role_without(logical: str, action: str) -> dict[str, Any]:
-    from local_stack.iam import template_actions
-    from local_stack.template import load_template
+    from emulator.iam import template_actions
+    from emulator.template import load_template
 
     actions = sorted(template_actions(load_template(), logical) - {action})
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}

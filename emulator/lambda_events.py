@@ -34,33 +34,41 @@ class LambdaContext:
 
 
 def sqs_record(
-    body: str,
-    *,
-    message_id: str | None = None,
-    receipt_handle: str | None = None,
-    receive_count: int = 1,
-    attributes: dict[str, str] | None = None,
-    message_attributes: dict[str, Any] | None = None,
-    md5_of_body: str = "0" * 32,
-    queue_arn: str = QUEUE_ARN,
+    body: str, *, message_id: str | None = None, receive_count: int = 1, queue_arn: str = QUEUE_ARN
 ) -> dict[str, Any]:
+    """A record for a message that was never on a queue (tests, benchmarks)."""
     message_id = message_id or str(uuid.uuid4())
+    message = {
+        "Body": body,
+        "MessageId": message_id,
+        "ReceiptHandle": f"handle-{message_id}",
+        "Attributes": _attributes(receive_count),
+        "MD5OfBody": "0" * 32,
+    }
+    return received_record(message, queue_arn)
+
+
+def received_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """The record Lambda's SQS event source mapping makes of ``message`` (as ReceiveMessage gives it)."""
     return {
-        "messageId": message_id,
-        "receiptHandle": receipt_handle or f"handle-{message_id}",
-        "body": body,
-        "attributes": attributes
-        or {
-            "ApproximateReceiveCount": str(receive_count),
-            "SentTimestamp": "1732000000000",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1732000000001",
-        },
-        "messageAttributes": message_attributes or {},
-        "md5OfBody": md5_of_body,
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes") or _attributes(1),
+        "messageAttributes": message.get("MessageAttributes") or {},
+        "md5OfBody": message.get("MD5OfBody", ""),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+def _attributes(receive_count: int) -> dict[str, str]:
+    return {
+        "ApproximateReceiveCount": str(receive_count),
+        "SentTimestamp": "1732000000000",
+        "SenderId": "AIDAEXAMPLE",
+        "ApproximateFirstReceiveTimestamp": "1732000000001",
     }
 
 
