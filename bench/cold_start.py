@@ -172,72 +172,82 @@ def poll_event(world: World) -> dict[str, Any]:
 
 
 def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]:
-    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp, World() as world:
-        layer = build_layer_view(Path(tmp) / "python")
-        child = Child(world, layer, Path(tmp))
-        targets = [("send", "boto3"), *((function, "app") for function in FUNCTIONS)]
-        seconds: dict[tuple[str, str], list[float]] = {target: [] for target in targets}
-        memory: dict[tuple[str, str], list[float]] = {target: [] for target in targets}
-        log(f"cold start: {scale.cold_runs} fresh interpreters per module")
-        for _ in range(scale.cold_runs):
-            for target in targets:  # in turn, so a busy moment of the machine hits all of them alike
-                result = child.run(*target)
-                seconds[target].append(result["import_s"])
-                memory[target].append(result["maxrss_mb"])
-        baseline = seconds[("send", "boto3")]
-        boto3_ms = statistics.median(baseline) * 1000
-        boto3_mb = statistics.median(memory[("send", "boto3")])
-        for function in FUNCTIONS:
-            ours = seconds[(function, "app")]
-            rows.append(
-                Row(
-                    f"cold start: import of the {function} handler (baseline: bare `import boto3`), "
-                    f"median of {scale.cold_runs}",
-                    statistics.median(ours) * 1000,
-                    boto3_ms,
-                    "ms",
-                    target=f"≤ {IMPORT_TARGET:g}× import boto3",
-                    check=lambda row: (row.ratio or 99) <= IMPORT_TARGET,
-                    ratio_as_share=True,
-                    # each round imports boto3 and every handler back to back: compare within a round,
-                    # so a busy moment of the machine weighs on both sides of a ratio alike
-                    paired_ratio=statistics.median(o / b for o, b in zip(ours, baseline, strict=True)),
-                )
-            )
-
+        child = Child(world, build_layer_view(Path(tmp) / "python"), Path(tmp))
+        rows, boto3_mb = _imports(child, scale, log)
         log("cold start: one invocation per handler in a fresh interpreter")
-        events = {
-            "send": lambda: sqs_event(
-                [{"to": number(i, "0938"), "text": f"Your code is {1000 + i}"} for i in range(10)]
-            ),
-            "poll": lambda: poll_event(world),
-            "receive": lambda: receive_event(world),
-            "publish": lambda: json.loads(
-                (ROOT / "events" / "publish-accepted.json").read_text(encoding="utf-8")
-            ),
-        }
-        first: list[str] = []
-        for function, event in events.items():
-            result = child.run(function, "app", event())
-            rows.append(
-                Row(
-                    f"peak memory: {function} handler, imported and invoked once "
-                    "(baseline: interpreter that imported boto3)",
-                    result["maxrss_mb"],
-                    boto3_mb,
-                    "MB",
-                    target=f"≤ {MEMORY_LIMIT_MB} MB",
-                    check=lambda row: row.ours <= MEMORY_LIMIT_MB,
-                    ratio_as_share=True,
-                )
-            )
-            first.append(
-                f"{function} {(result['import_s'] + result['invoke_s']) * 1000:.0f} ms "
-                f"(import {result['import_s'] * 1000:.0f} + first invocation {result['invoke_s'] * 1000:.0f})"
-            )
+        invoked, first = _first_invocations(child, world, boto3_mb)
         notes.append(
             "Cold start, import plus first invocation (clients built, secret read; against moto on this "
             "machine): " + "; ".join(first) + "."
         )
-    return rows
+    return rows + invoked
+
+
+def _imports(child: Child, scale: Scale, log: Callable[[str], None]) -> tuple[list[Row], float]:
+    """Each handler's import time against a bare ``import boto3``, round by round; and boto3's memory."""
+    targets = [("send", "boto3"), *((function, "app") for function in FUNCTIONS)]
+    seconds: dict[tuple[str, str], list[float]] = {target: [] for target in targets}
+    memory: dict[tuple[str, str], list[float]] = {target: [] for target in targets}
+    log(f"cold start: {scale.cold_runs} fresh interpreters per module")
+    for _ in range(scale.cold_runs):
+        for target in targets:  # in turn, so a busy moment of the machine hits all of them alike
+            result = child.run(*target)
+            seconds[target].append(result["import_s"])
+            memory[target].append(result["maxrss_mb"])
+    baseline = seconds[("send", "boto3")]
+    boto3_ms = statistics.median(baseline) * 1000
+    rows = []
+    for function in FUNCTIONS:
+        ours = seconds[(function, "app")]
+        rows.append(
+            Row(
+                f"cold start: import of the {function} handler (baseline: bare `import boto3`), "
+                f"median of {scale.cold_runs}",
+                statistics.median(ours) * 1000,
+                boto3_ms,
+                "ms",
+                target=f"≤ {IMPORT_TARGET:g}× import boto3",
+                check=lambda row: (row.ratio or 99) <= IMPORT_TARGET,
+                ratio_as_share=True,
+                # each round imports boto3 and every handler back to back: compare within a round,
+                # so a busy moment of the machine weighs on both sides of a ratio alike
+                paired_ratio=statistics.median(o / b for o, b in zip(ours, baseline, strict=True)),
+            )
+        )
+    return rows, statistics.median(memory[("send", "boto3")])
+
+
+def _first_invocations(child: Child, world: World, boto3_mb: float) -> tuple[list[Row], list[str]]:
+    """Each handler imported and invoked once in a fresh interpreter: its peak memory and time."""
+    events = {
+        "send": lambda: sqs_event(
+            [{"to": number(i, "0938"), "text": f"Your code is {1000 + i}"} for i in range(10)]
+        ),
+        "poll": lambda: poll_event(world),
+        "receive": lambda: receive_event(world),
+        "publish": lambda: json.loads(
+            (ROOT / "events" / "publish-accepted.json").read_text(encoding="utf-8")
+        ),
+    }
+    rows: list[Row] = []
+    first: list[str] = []
+    for function, event in events.items():
+        result = child.run(function, "app", event())
+        rows.append(
+            Row(
+                f"peak memory: {function} handler, imported and invoked once "
+                "(baseline: interpreter that imported boto3)",
+                result["maxrss_mb"],
+                boto3_mb,
+                "MB",
+                target=f"≤ {MEMORY_LIMIT_MB} MB",
+                check=lambda row: row.ours <= MEMORY_LIMIT_MB,
+                ratio_as_share=True,
+            )
+        )
+        first.append(
+            f"{function} {(result['import_s'] + result['invoke_s']) * 1000:.0f} ms "
+            f"(import {result['import_s'] * 1000:.0f} + first invocation {result['invoke_s'] * 1000:.0f})"
+        )
+    return rows, first

@@ -142,11 +142,20 @@ def measure(world: World, run: Callable[[], Any]) -> Run:
 
 
 def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]:
+    results = _measure(scale, log, notes)
+    small, large = scale.finals
+    ours_small, ours_large = results[small]["ours"], results[large]["ours"]
+    naive_large = results[large]["naive"]
+    notes.extend(_notes(ours_small, ours_large, naive_large, scale))
+    return _rows(ours_small, ours_large, naive_large, scale)
+
+
+def _measure(scale: Scale, log: Callable[[str], None], notes: list[str]) -> dict[int, dict[str, Run]]:
+    """Our run at both table sizes and the naive run at the larger, on the same messages in flight."""
     from asanak.client import AsanakClient
 
     n = scale.in_flight
     small, large = scale.finals
-    target_calls = -(-n // 100)
     results: dict[int, dict[str, Run]] = {}
     with World(clock_speed=0.0) as world:
         log(f"poll cost: {n:,} messages in flight, through the send handler")
@@ -177,11 +186,15 @@ def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]
                     f"Poll at {size:,} final: our run handled {ours.report.get('due')} due, not {n}."
                 )
             results.setdefault(size, {})["ours"] = ours
+    return results
 
-    ours_small, ours_large = results[small]["ours"], results[large]["ours"]
-    naive_large = results[large]["naive"]
+
+def _rows(ours_small: Run, ours_large: Run, naive_large: Run, scale: Scale) -> list[Row]:
+    n = scale.in_flight
+    small, large = scale.finals
+    target_calls = -(-n // 100)
     where = f"{n:,} in flight"
-    rows = [
+    return [
         Row(
             f"poll: msgstatus calls per run ({where}, {large:,} final)",
             ours_large.calls,
@@ -223,7 +236,12 @@ def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]
             ratio_as_share=True,
         ),
     ]
+
+
+def _notes(ours_small: Run, ours_large: Run, naive_large: Run, scale: Scale) -> list[str]:
+    small, large = scale.finals
     due = int(ours_large.report.get("due") or 0)
+    notes = []
     notes.append(
         f"Poll: our run reads the {due:,} due messages from the `inflight` index and counts the index for "
         f"the InFlight metric (`Select=COUNT` queries, billed per item evaluated: the other "
@@ -240,4 +258,4 @@ def run(scale: Scale, log: Callable[[str], None], notes: list[str]) -> list[Row]
         "walking the whole table, so in moto our run time also grows with the final messages; in DynamoDB "
         "it does not (the items read are the figure that carries over)."
     )
-    return rows
+    return notes

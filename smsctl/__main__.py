@@ -25,6 +25,22 @@ def _aware_time(text: str) -> datetime:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    target = (
+        local_target() if args.local else stack_target(args.stack) if args.stack else Target(args.queue_url)
+    )
+    if args.command == "send":
+        return _send(target, args)
+    if args.command == "republish":
+        from smsctl.republish import republish
+
+        counts = republish(target, args.since, dry_run=args.dry_run)
+        print(json.dumps({"republished": not args.dry_run, "events": counts}, ensure_ascii=False))
+        return 0
+    return _status(target, args.request_id)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m smsctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -53,35 +69,27 @@ def main(argv: list[str] | None = None) -> int:
         "--since", type=_aware_time, required=True, help="ISO 8601 with a zone, e.g. 2026-12-01T06:00:00Z"
     )
     again.add_argument("--dry-run", action="store_true", help="count the events, publish nothing")
-    args = parser.parse_args(argv)
+    return parser
 
-    target = (
-        local_target() if args.local else stack_target(args.stack) if args.stack else Target(args.queue_url)
+
+def _send(target: Target, args: argparse.Namespace) -> int:
+    to = args.to[0] if len(args.to) == 1 else args.to
+    request_id = args.request_id or f"smsctl-{uuid.uuid4()}"
+    request = build_request(to, args.text, sender=args.sender, request_id=request_id, meta=args.meta)
+    message_id = send_request(target, request)
+    print(
+        json.dumps(
+            {"queued": True, "sqs_message_id": message_id, "request_id": request_id},
+            ensure_ascii=False,
+        )
     )
-    if args.command == "send":
-        to = args.to[0] if len(args.to) == 1 else args.to
-        request_id = args.request_id or f"smsctl-{uuid.uuid4()}"
-        request = build_request(to, args.text, sender=args.sender, request_id=request_id, meta=args.meta)
-        message_id = send_request(target, request)
-        print(
-            json.dumps(
-                {"queued": True, "sqs_message_id": message_id, "request_id": request_id},
-                ensure_ascii=False,
-            )
-        )
-        return 0
-    if args.command == "republish":
-        from smsctl.republish import republish
+    return 0
 
-        counts = republish(target, args.since, dry_run=args.dry_run)
-        print(json.dumps({"republished": not args.dry_run, "events": counts}, ensure_ascii=False))
-        return 0
-    rows = request_status(target, args.request_id)
+
+def _status(target: Target, request_id: str) -> int:
+    rows = request_status(target, request_id)
     if not rows:
-        print(
-            f"no message stored for request {args.request_id!r} "
-            "(not processed yet, or rejected before sending)"
-        )
+        print(f"no message stored for request {request_id!r} (not processed yet, or rejected before sending)")
         return 1
     for row in sorted(rows, key=lambda r: r["to"]):
         print(

@@ -57,10 +57,10 @@ def run(handler_module: str, event, context=None):
 def test_given_publishing_down_after_every_kind_of_write_then_each_event_goes_out_once_it_is_back(
     stack, asanak, outage, request
 ):
-    from sms_gateway import wiring
+    from emulator import gateway
 
-    wiring.use_clock(asanak.clock.now)  # send and poll on the sandbox's clock
-    request.addfinalizer(lambda: wiring.use_clock(None))
+    gateway.run_on(asanak.clock.now)  # send and poll on the sandbox's clock
+    request.addfinalizer(gateway.forget)
     asanak.inject(Fault("accept_then_500", method="sendsms"))  # queued, then a 500: outcome unknown
     first = run("send", sqs_event({"to": "09131112222", "text": "first call", "id": "unknown-1"}))
     asanak.refuse_destinations(["989351234567"], named=True)

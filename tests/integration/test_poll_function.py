@@ -41,11 +41,11 @@ class RecordedMetrics:
 @pytest.fixture
 def world(stack, asanak, lambda_context, monkeypatch):
     """Send and poll handlers on one clock (the sandbox's), with helpers to read what happened."""
-    from sms_gateway import wiring
+    from emulator import gateway
 
-    wiring.use_clock(asanak.clock.now)
+    gateway.run_on(asanak.clock.now)
     yield World(stack, asanak, lambda_context)
-    wiring.use_clock(None)
+    gateway.forget()
 
 
 class World:

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from local_stack.iam import FUNCTIONS, role_policy, template_actions, unused_permissions
-from local_stack.template import Stack, load_template, parameter_values
+from emulator.iam import FUNCTIONS, role_policy, template_actions, unused_permissions
+from emulator.template import Stack, load_template, parameter_values
 
 TEMPLATE = load_template()
 

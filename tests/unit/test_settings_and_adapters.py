@@ -14,7 +14,7 @@ from sms_gateway.domain.errors import PublishError, SecretError
 from sms_gateway.domain.events import sms_received
 from sms_gateway.settings import ConfigurationError, poll_settings, receive_settings, send_settings
 
-from local_stack.template import Stack, load_template, parameter_values
+from emulator.template import Stack, load_template, parameter_values
 
 TEMPLATE = load_template()
 

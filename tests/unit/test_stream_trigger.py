@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local_stack.streams import StreamTrigger
+from emulator.triggers.stream import StreamTrigger
 
 
 class Reader:

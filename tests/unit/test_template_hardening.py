@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sms_gateway.settings import DLQ_RETENTION_HOURS
 
-from local_stack.iam import FUNCTIONS, template_actions
-from local_stack.template import Stack, load_template, parameter_values
+from emulator.iam import FUNCTIONS, template_actions
+from emulator.template import Stack, load_template, parameter_values
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
