@@ -11,6 +11,7 @@ import concurrent.futures
 import importlib
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -81,6 +82,7 @@ _HANDLER: dict[str, Handler] = {}  # this process's function's handler
 
 def _become(name: str, spec: str, environment: dict[str, str], clock: Clock, log_file: Path | None) -> None:
     """Become one function's execution environment: its variables and credentials, its handler."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the stack, which stops this process
     if log_file is not None:
         _write_output_to(log_file)
     os.environ.update(environment)

@@ -71,7 +71,11 @@ class MotoProcess:
     def start(self, timeout: float = 30.0) -> str:
         """Start the server and wait until it answers; its endpoint URL."""
         args = [sys.executable, "-m", "emulator.moto_server", "-H", "127.0.0.1", "-p", str(self.port)]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A session of its own: Ctrl-C in a terminal reaches the whole foreground process group, and
+        # moto's server must outlive the functions and triggers that still talk to it; stop() ends it.
+        self._process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
