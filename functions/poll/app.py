@@ -3,12 +3,12 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sms_gateway.wiring import poll_budget, poll_service
+from sms_gateway.wiring import LOGGERS, poll_budget, poll_service
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-copy_config_to_registered_loggers(source_logger=logger, include={"sms_gateway", "asanak"})
+copy_config_to_registered_loggers(source_logger=logger, include=set(LOGGERS))
 
 
 @logger.inject_lambda_context

@@ -23,7 +23,7 @@ from sms_gateway.domain.errors import (
     StoreError,
 )
 from sms_gateway.domain.inbound.service import InboundRequest
-from sms_gateway.wiring import receive_service
+from sms_gateway.wiring import LOGGERS, receive_service
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -31,7 +31,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(debug=False)
-copy_config_to_registered_loggers(source_logger=logger, include={"sms_gateway", "asanak"})
+copy_config_to_registered_loggers(source_logger=logger, include=set(LOGGERS))
 # Powertools logs route arguments (the token) at DEBUG when POWERTOOLS_DEBUG is set: never here.
 logging.getLogger("aws_lambda_powertools.event_handler").setLevel(logging.INFO)
 

@@ -7,13 +7,13 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sms_gateway.domain.sending.service import Envelope
-from sms_gateway.wiring import send_service
+from sms_gateway.wiring import LOGGERS, send_service
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-copy_config_to_registered_loggers(source_logger=logger, include={"sms_gateway", "asanak"})
+copy_config_to_registered_loggers(source_logger=logger, include=set(LOGGERS))
 
 
 @logger.inject_lambda_context

@@ -46,6 +46,7 @@ from sms_gateway.domain.publishing.service import Change, PublishService
 from sms_gateway.domain.sending.service import Envelope, SendPolicy, SendService
 
 from tests.fakes import MemoryMessageStore, MemoryPublisher, ScriptedProvider
+from tests.sim.invariants import at_quiescence, duplicates
 
 SENDER = "982164063188"
 VISIBILITY = timedelta(seconds=360)
@@ -333,9 +334,9 @@ class World:
         try:
             for _ in range(self.steps):
                 self._step()
-                self._check_no_duplicates()
+                self.violations += [Violation(self.seed, what) for what in duplicates(self)]
             self._heal()
-            self._check_quiescence()
+            self.violations += [Violation(self.seed, what) for what in at_quiescence(self)]
         finally:
             logging.disable(logging.NOTSET)
         return self.violations
@@ -370,52 +371,6 @@ class World:
     # -- invariants ----------------------------------------------------------------------------------
     def _violate(self, what: str) -> None:
         self.violations.append(Violation(self.seed, what))
-
-    def _check_no_duplicates(self) -> None:
-        for pair, count in self.accepted.items():
-            if count > 1:
-                self._violate(f"{pair[1]} was sent {pair[0]!r} {count} times")
-                self.accepted[pair] = 1  # report once
-
-    def _check_quiescence(self) -> None:
-        outcomes: dict[tuple[str, str], set[tuple[str, str]]] = {}
-        for event in self.publisher.events:
-            detail = event.detail
-            if "to" not in detail:
-                continue
-            value = detail.get("msgid") or detail.get("reason")
-            outcomes.setdefault((detail["request_id"], detail["to"]), set()).add((event.detail_type, value))
-        for request_id, request in self.requests.items():
-            for to in request.recipients:
-                self._check_recipient(request_id, request.text, to, outcomes.get((request_id, to), set()))
-        for message in self.store.stored().values():
-            if message.state == State.SENDING:
-                self._violate(f"{message.to} of {message.request_id} is still leased at quiescence")
-            if message.state == State.ACCEPTED and (message.msgid is None or message.next_check is None):
-                self._violate(f"{message.to} of {message.request_id} accepted but not tracked")
-
-    def _check_recipient(self, request_id: str, text: str, to: str, seen: set[tuple[str, str]]) -> None:
-        pair = (text, to)
-        who = f"{to} of {request_id}"
-        if len(seen) != 1:
-            self._violate(f"{who} has {len(seen)} distinct outcomes: {sorted(seen)}")
-            return
-        [(kind, value)] = seen
-        if kind == "SMS Accepted":
-            if self.msgids.get(pair) != value or not self.accepted[pair]:
-                self._violate(
-                    f"{who} reported accepted as {value} but the provider says {self.msgids.get(pair)}"
-                )
-        elif value == "provider_rejected":
-            if pair not in self.refused or self.accepted[pair]:
-                self._violate(f"{who} reported provider_rejected but the provider did not refuse it")
-        elif value == "outcome_unknown":
-            if pair not in self.maybe:
-                self._violate(
-                    f"{who} reported outcome_unknown though the provider never could have accepted it"
-                )
-        else:
-            self._violate(f"{who} rejected with unexpected reason {value}")
 
 
 def run_schedules(count: int, first_seed: int = 0, steps: int = 30) -> tuple[int, list[Violation]]:

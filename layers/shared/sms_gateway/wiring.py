@@ -16,6 +16,7 @@ sandbox's in the local stack and the integration tests (:func:`use_clock`).
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,13 @@ if TYPE_CHECKING:  # each handler imports only its own service's modules, on fir
     from sms_gateway.domain.tracking.service import TrackingService
 
 Clock = Callable[[], datetime]
+
+LOGGERS = ("sms_gateway", "asanak")
+"""The layer's top-level loggers. They exist from the handler's import on, although the modules that
+log are imported lazily: Powertools (``copy_config_to_registered_loggers``) configures only loggers
+that exist then, and the others would write plain text through the runtime's root logger."""
+for _name in LOGGERS:
+    logging.getLogger(_name)
 
 
 def system_clock() -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sms_gateway.domain.ports import Metrics
+from sms_gateway.domain.ports import Metrics, NoMetrics
 
 
 class PowertoolsMetrics(Metrics):
@@ -16,5 +16,8 @@ class PowertoolsMetrics(Metrics):
 
 
 def metrics_sink(metrics: Any) -> Metrics:
-    """``metrics`` as the port: a sink already (a test's recorder) as it is, anything else wrapped."""
+    """``metrics`` as the port: a sink already (a test's recorder) as it is, ``None`` a sink that
+    drops everything, anything else (Powertools' ``Metrics``) wrapped."""
+    if metrics is None:
+        return NoMetrics()
     return metrics if isinstance(metrics, Metrics) else PowertoolsMetrics(metrics)
