@@ -121,7 +121,7 @@ class World:
     def __init__(self, *, latency: float = 0.0, clock_speed: float = 1.0) -> None:
         self.latency = latency
         self.clock_speed = clock_speed  # 0 freezes the gateway's and the provider's time (advance() moves it)
-        self.moto = MotoProcess()
+        self.moto = MotoProcess(atomic_writes=False)  # moto's plain server, as bench always measured
         self.sandbox: Any = None
         self.deployment: Deployment | None = None
         self.context = LambdaContext()
