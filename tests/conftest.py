@@ -96,16 +96,25 @@ def roles() -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
+def asanak_api() -> str:
+    """The API the stack's AsanakBaseUrl names: ``v1rest`` (the default) or ``v2rest``; a test
+    parametrizes this fixture to run on the other."""
+    return "v1rest"
+
+
+@pytest.fixture
 def stack(
     moto_endpoint: str,
     asanak: object,
+    asanak_api: str,
     monkeypatch: pytest.MonkeyPatch,
     roles: dict[str, dict[str, Any]],
 ) -> Iterator[Harness]:
     """A fresh stack from template.yaml on moto, wired to the sandbox; function env set as Lambda's,
     each handler running with its own role."""
     moto_server.reset(moto_endpoint)
-    account = Asanak(asanak.base_url, SANDBOX_USER, SANDBOX_PASSWORD, SANDBOX_SENDER)  # type: ignore[attr-defined]
+    base_url = asanak.base_url_v2 if asanak_api == "v2rest" else asanak.base_url  # type: ignore[attr-defined]
+    account = Asanak(base_url, SANDBOX_USER, SANDBOX_PASSWORD, SANDBOX_SENDER)
     deployment = deploy(moto_endpoint, account, stack_name=f"t{uuid.uuid4().hex[:8]}", roles=roles)
     # Between invocations the process acts as the administrator (test code, seeding, reading).
     for name, value in deployment.process_env().items():

@@ -1,4 +1,6 @@
-"""A local Asanak v1rest web service for tests and the local stack (never deployed).
+"""A local Asanak web service for tests and the local stack (never deployed): v1rest at ``base_url``,
+and v2rest's ``sendsms``, ``msgstatus``, ``getcredit`` and ``getrialcredit`` at ``base_url_v2``, over
+one account, one set of messages and the same faults.
 
 >>> from asanak_sandbox import AsanakSandbox, Fault
 >>> with AsanakSandbox(username="user", password="pass") as sb:  # doctest: +SKIP

@@ -144,7 +144,7 @@ class ProviderApi:
             raise _bad_request("msgid must be numeric")
         now = self._state.clock.now()
         return statuses_reply(
-            [_status_entry(msgid, self._state.status_at(msgid, now)) for msgid in msgids], fmt
+            [status_entry(msgid, self._state.status_at(msgid, now)) for msgid in msgids], fmt
         )
 
 
@@ -155,7 +155,7 @@ def _destination(given: str) -> str:
     return number
 
 
-def _status_entry(msgid: str, status: tuple[SentSms, int, float] | None) -> dict[str, str]:
+def status_entry(msgid: str, status: tuple[SentSms, int, float] | None) -> dict[str, str]:
     """One ``msgstatus`` entry: an unknown msgid is status -1; DeliverTime only once delivered (6)."""
     if status is None:
         return {"MsgID": msgid, "Status": "-1", "SendTime": "", "DeliverTime": ""}

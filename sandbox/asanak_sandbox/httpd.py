@@ -22,6 +22,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from asanak_sandbox.model import API_METHODS
 from asanak_sandbox.rendering import Reply, html
+from asanak_sandbox.v2 import API2_PREFIX, V2_METHODS, envelope
 
 _log = logging.getLogger("asanak_sandbox")
 
@@ -53,6 +54,10 @@ class LoopbackServer(ABC):
         self, method: str, http_method: str, params: Mapping[str, str], accept: str | None
     ) -> Reply:
         """Answer one call to the web service's ``method`` (``params`` with lower-case names)."""
+
+    @abstractmethod
+    def serve_api_v2(self, method: str, fields: Mapping[str, Any]) -> Reply:
+        """Answer one v2rest call to ``method`` (the JSON body's fields, with lower-case names)."""
 
     @abstractmethod
     def control(self, http_method: str, name: str, payload: Any) -> tuple[int, Any]:
@@ -106,6 +111,11 @@ class LoopbackServer(ABC):
     def base_url(self) -> str:
         """The web service's base address, as ``https://panel.asanak.com/webservice/v1rest`` is."""
         return f"{self.url}{API_PREFIX}"
+
+    @property
+    def base_url_v2(self) -> str:
+        """The v2rest base address, as ``https://sms.asanak.ir/webservice/v2rest`` is."""
+        return f"{self.url}{API2_PREFIX}"
 
     @property
     def stopping(self) -> bool:
@@ -188,6 +198,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _api(self, parts: SplitResult, body: bytes) -> None:
         sandbox = self.server.sandbox
+        if parts.path.startswith(API2_PREFIX + "/"):
+            self._api_v2(parts.path[len(API2_PREFIX) + 1 :].strip("/").lower(), body)
+            return
         method = (
             parts.path[len(API_PREFIX) + 1 :].strip("/").lower() if parts.path.startswith(API_PREFIX) else ""
         )
@@ -200,7 +213,26 @@ class Handler(BaseHTTPRequestHandler):
                 body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
             )
         params = {key.lower(): value for key, value in pairs}  # `Username` and `username` alike
-        reply = sandbox.serve_api(method, self.command, params, self.headers.get("Accept"))
+        self._deliver(sandbox.serve_api(method, self.command, params, self.headers.get("Accept")))
+
+    def _api_v2(self, method: str, body: bytes) -> None:
+        if method not in V2_METHODS or self.command != "POST":
+            self._send(html(404, _NOT_FOUND_PAGE))
+            return
+        try:
+            fields = json.loads(body.decode("utf-8")) if body.strip() else {}
+        except ValueError:
+            fields = None
+        if not isinstance(fields, dict):
+            self._send(envelope(1008, "the body must be a JSON object", http=400))
+            return
+        self._deliver(
+            self.server.sandbox.serve_api_v2(method, {str(k).lower(): v for k, v in fields.items()})
+        )
+
+    def _deliver(self, reply: Reply) -> None:
+        """Send ``reply`` after its delay, or drop the connection when it is a reset."""
+        sandbox = self.server.sandbox
         if reply.reset:
             self._reset()
             return

@@ -64,6 +64,7 @@ class Call:
     status: int
     count: int
     at: datetime.datetime
+    api: str = "v1rest"  # or "v2rest"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

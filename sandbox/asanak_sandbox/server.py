@@ -32,6 +32,7 @@ from asanak_sandbox.model import Call, Fault, SentSms, normalize_sender
 from asanak_sandbox.push import InboundPush, push
 from asanak_sandbox.rendering import TEHRAN, TEHRAN_FORMAT, Reply, tehran_time
 from asanak_sandbox.state import Account, ProviderState
+from asanak_sandbox.v2 import V2Api
 
 __all__ = [
     "API_PREFIX",
@@ -77,6 +78,7 @@ class AsanakSandbox(LoopbackServer):
         self._state = ProviderState(account, self._clock, seed=seed)
         self._faults = FaultBook()
         self._api = ProviderApi(self._state, self._faults, float(latency))
+        self._api_v2 = V2Api(self._state, self._faults, lambda: self._api.latency)
 
     # --- inspection and control -------------------------------------------------------------------
 
@@ -193,6 +195,10 @@ class AsanakSandbox(LoopbackServer):
     ) -> Reply:
         """Answer one API call (and record it)."""
         return self._api.serve(ApiCall(method=method, http_method=http_method, params=params, accept=accept))
+
+    def serve_api_v2(self, method: str, fields: Mapping[str, Any]) -> Reply:
+        """Answer one v2rest call (and record it, with ``api`` ``v2rest``)."""
+        return self._api_v2.serve(method, fields)
 
     def control(self, http_method: str, name: str, payload: Any) -> tuple[int, Any]:
         """One ``/_sandbox/{name}`` request; returns (HTTP status, JSON value)."""

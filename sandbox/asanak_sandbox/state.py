@@ -94,9 +94,9 @@ class ProviderState:
                 msgids.append(msgid)
         return msgids
 
-    def record(self, method: str, http_method: str, status: int, count: int) -> None:
+    def record(self, method: str, http_method: str, status: int, count: int, api: str = "v1rest") -> None:
         with self._lock:
-            self._calls.append(Call(method, http_method, status, count, self.clock.now()))
+            self._calls.append(Call(method, http_method, status, count, self.clock.now(), api))
 
     @property
     def sent(self) -> list[SentSms]:

@@ -15,6 +15,11 @@ V2_INVALIDS = (
 )
 
 
+def v2_error(code: int) -> str:
+    """A v2rest numbered error envelope (asanak-api.md, section 7)."""
+    return f'{{"meta": {{"status": {code}, "message": "error {code}"}}, "data": null}}'
+
+
 def answer(method: str, status: int, body: str = "") -> AsanakError:
     return classify_answer(method, status, body)
 
@@ -32,6 +37,8 @@ def answer(method: str, status: int, body: str = "") -> AsanakError:
         answer("msgstatus", 200, "<html><body>maintenance</body></html>"),
         answer("sendsms", 400, '{"message": "internal error, try later"}'),
         answer("sendsms", 200, "Error 5: internal server error"),
+        answer("sendsms", 200, v2_error(1004)),
+        answer("msgstatus", 429, v2_error(429)),
     ],
     ids=repr,
 )
@@ -60,6 +67,7 @@ def test_given_a_403_html_page_then_blocked_and_retried(method):
         answer("sendsms", 200, "Error 1: invalid username or password"),
         answer("msgstatus", 200, '{"status": "Error", "message": "password expired"}'),
         answer("sendsms", 500, '{"meta": {"status": 1015, "message": "x"}, "data": null}'),
+        answer("sendsms", 401, v2_error(1008)),
     ],
     ids=repr,
 )
@@ -80,6 +88,11 @@ def test_given_credentials_refused_then_credentials_and_retried(error):
         (answer("sendsms", 200, '{"status": "Error", "message": "Daily limit reached"}'), "daily_limit"),
         (answer("sendsms", 500, '{"status": "Error", "message": "موجودی کافی نیست"}'), "out_of_credit"),
         (answer("getcredit", 200, "خطا: شماره فرستنده غیرفعال است"), "inactive_sender"),
+        (answer("sendsms", 400, v2_error(1002)), "inactive_sender"),
+        (answer("sendsms", 400, v2_error(1005)), "out_of_credit"),
+        (answer("sendsms", 400, v2_error(1006)), "out_of_credit"),
+        (answer("sendsms", 200, v2_error(1009)), "daily_limit"),
+        (answer("sendsms", 400, v2_error(1013)), "outside_hours"),
     ],
     ids=repr,
 )
@@ -98,6 +111,7 @@ def test_given_a_refusal_an_operator_fixes_then_account_and_retried(error, reaso
         (answer("sendsms", 400, '{"message": "message is required"}'), "validation", ()),
         (answer("sendsms", 400, '{"message": "invalid destination"}'), "invalid_destination", ()),
         (answer("sendsms", 406, V2_INVALIDS), "invalid_destination", ("989121111111", "989122222222")),
+        (answer("sendsms", 400, v2_error(1001)), "invalid_template", ()),
         (answer("sendsms", 200, '{"status": "Error", "message": "whatever"}'), "refused", ()),
         (answer("sendsms", 200, "Error 7: invalid recipient"), "invalid_destination", ()),
         (answer("sendsms", 502, '{"Invalids": ["09121111111"]}'), "invalid_destination", ("989121111111",)),

@@ -252,9 +252,22 @@ def normalize_msgid(value: object) -> str:
     return str(number)
 
 
+def v2_data(text: str) -> Any:
+    """The ``data`` of a v2rest success envelope (``{"meta": {"status": 200, …}, "data": …}``), as
+    loaded JSON; ``ShapeError`` for anything else (an error envelope is classified by the caller)."""
+    value = _load(text)
+    if not isinstance(value, dict) or _meta_status(value) != 200:
+        raise ShapeError("not a v2rest success envelope")
+    return _lowered(value).get("data")
+
+
 def parse_msgids(text: str) -> list[str]:
     """The msgids of a ``sendsms`` answer, in the order given."""
-    value = _load(text)
+    return msgids_of(_load(text))
+
+
+def msgids_of(value: Any) -> list[str]:
+    """The msgids of a loaded ``sendsms`` answer (v1's body, or v2's ``data``)."""
     if isinstance(value, list):
         return [normalize_msgid(item) for item in value]
     if isinstance(value, ET.Element):
@@ -326,7 +339,11 @@ def _status_from_fields(fields: dict[str, Any]) -> MessageStatus:
 
 def parse_statuses(text: str) -> list[MessageStatus]:
     """The entries of a ``msgstatus`` answer, in the order given."""
-    value = _load(text)
+    return statuses_of(_load(text))
+
+
+def statuses_of(value: Any) -> list[MessageStatus]:
+    """The entries of a loaded ``msgstatus`` answer (v1's body, or v2's ``data``)."""
     if isinstance(value, list):
         if not all(isinstance(item, dict) for item in value):
             raise ShapeError("msgstatus array holds something other than objects")
@@ -370,6 +387,11 @@ def parse_credit(text: str) -> Decimal:
         if stripped.startswith("<"):
             raise
         return _decimal(stripped)
+    return credit_of(value)
+
+
+def credit_of(value: Any) -> Decimal:
+    """The credit of a loaded ``getcredit`` answer (v1's body, or v2's ``data``)."""
     if isinstance(value, dict):
         for key, item in value.items():
             if str(key).lower() == "credit":

@@ -19,7 +19,7 @@ from asanak.errors import (
 )
 from asanak.numbers import InvalidNumberError, normalize_number
 
-SENDSMS, MSGSTATUS, GETCREDIT = "sendsms", "msgstatus", "getcredit"
+SENDSMS, MSGSTATUS, GETCREDIT, GETRIALCREDIT = "sendsms", "msgstatus", "getcredit", "getrialcredit"
 
 # Keywords that name the reason of a refusal, in English and Persian; checked in this order.
 _RETRY_WORDS = (
@@ -64,12 +64,14 @@ _REASON_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # Numbered errors of v2 (asanak-api.md, section 7) and what they mean here.
 _RETRY_CODES = frozenset({1004, 429})
 _CODE_REASONS = {
+    1001: "invalid_template",
     1002: "inactive_sender",
     1005: "out_of_credit",
     1006: "out_of_credit",
     1008: "validation",
     1009: "daily_limit",
     1010: "invalid_destination",
+    1013: "outside_hours",
     1014: "validation",
     1015: "credentials",
 }

@@ -48,20 +48,41 @@ default, as the manual recommends) keeps it out of URLs altogether.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Self
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 import urllib3
 
 from asanak import _parse
-from asanak.answers import GETCREDIT, MSGSTATUS, SENDSMS, classify_answer
+from asanak.answers import GETCREDIT, GETRIALCREDIT, MSGSTATUS, SENDSMS, classify_answer
 from asanak.batching import MAX_BATCH, chunked
 from asanak.errors import AmbiguousError, excerpt
 from asanak.statuses import MessageStatus
 from asanak.transport import USER_AGENT, Transport
 
-__all__ = ["MAX_BATCH", "USER_AGENT", "AsanakClient", "MessageStatus", "chunked", "classify_answer"]
+API_V1, API_V2 = "v1rest", "v2rest"
+
+
+def api_of(base_url: str) -> str:
+    """Which API a base URL names: ``v2rest`` when its path ends so, else ``v1rest`` (the manual's)."""
+    return API_V2 if urlsplit(base_url).path.rstrip("/").endswith("/" + API_V2) else API_V1
+
+
+__all__ = [
+    "API_V1",
+    "API_V2",
+    "MAX_BATCH",
+    "USER_AGENT",
+    "AsanakClient",
+    "MessageStatus",
+    "api_of",
+    "chunked",
+    "classify_answer",
+]
+
+T = TypeVar("T")
 
 
 class AsanakClient:
@@ -95,6 +116,9 @@ class AsanakClient:
         method = http_method.upper()
         if method not in ("GET", "POST"):
             raise ValueError(f"http_method must be GET or POST, got {http_method!r}")
+        self.api = api_of(base_url)
+        if self.api == API_V2 and method != "POST":
+            raise ValueError("v2rest takes every call as a POST with a JSON body")
         if not username or not password:
             raise ValueError("username and password must not be empty")
         self._transport = Transport(
@@ -140,21 +164,15 @@ class AsanakClient:
             if not destination or "," in destination or "-" in destination:
                 raise ValueError(f"invalid destination {destination!r}")
         params = {"source": source, "destination": ",".join(destinations), "message": message}
-        status, text = self._transport.call(SENDSMS, params)
-        try:
-            msgids = _parse.parse_msgids(text)
-        except _parse.ShapeError:
-            error = classify_answer(SENDSMS, status, text, self._transport.secrets)
-        else:
-            if len(msgids) == len(destinations):
-                return msgids
-            error = AmbiguousError(
-                f"provider answered {len(msgids)} msgids for {len(destinations)} destinations",
-                method=SENDSMS,
-                http_status=status,
-                body_excerpt=excerpt(text, self._transport.secrets),
-            )
-        raise error
+        msgids, status, text = self._ask(SENDSMS, params, _parse.parse_msgids, _parse.msgids_of)
+        if len(msgids) == len(destinations):
+            return msgids
+        raise AmbiguousError(
+            f"provider answered {len(msgids)} msgids for {len(destinations)} destinations",
+            method=SENDSMS,
+            http_status=status,
+            body_excerpt=excerpt(text, self._transport.secrets),
+        )
 
     def msg_status(self, msgids: Sequence[str]) -> list[MessageStatus]:
         """Statuses of up to :data:`MAX_BATCH` msgids, as the provider lists them (match on ``msgid``).
@@ -171,18 +189,37 @@ class AsanakClient:
         for msgid in msgids:
             if not (str(msgid).isascii() and str(msgid).isdigit()):
                 raise ValueError(f"invalid msgid {msgid!r}")
-        status, text = self._transport.call(MSGSTATUS, {"msgid": ",".join(str(msgid) for msgid in msgids)})
-        try:
-            return _parse.parse_statuses(text)
-        except _parse.ShapeError:
-            error = classify_answer(MSGSTATUS, status, text, self._transport.secrets)
-        raise error
+        fields = {"msgid": ",".join(str(msgid) for msgid in msgids)}
+        return self._ask(MSGSTATUS, fields, _parse.parse_statuses, _parse.statuses_of)[0]
 
     def get_credit(self) -> Decimal:
         """The account's remaining credit (counted in messages)."""
-        status, text = self._transport.call(GETCREDIT, {})
+        return self._ask(GETCREDIT, {}, _parse.parse_credit, _parse.credit_of)[0]
+
+    def get_rial_credit(self) -> Decimal:
+        """The account's remaining credit in rials (v2rest only: ``ValueError`` on v1rest, no request)."""
+        if self.api != API_V2:
+            raise ValueError("getrialcredit is a v2rest method: use a .../v2rest base URL")
+        return self._ask(GETRIALCREDIT, {}, _parse.parse_credit, _parse.credit_of)[0]
+
+    def _ask(
+        self,
+        method: str,
+        fields: dict[str, str],
+        read_v1: Callable[[str], T],
+        read_v2: Callable[[Any], T],
+    ) -> tuple[T, int, str]:
+        """Call ``method`` in this client's API and read its success answer; anything else is raised
+        as the :class:`~asanak.errors.AsanakError` it means (:func:`~asanak.answers.classify_answer`)."""
         try:
-            return _parse.parse_credit(text)
+            if self.api == API_V2:
+                status, text = self._transport.call_json(method, fields)
+                value = read_v2(_parse.v2_data(text))
+            else:
+                status, text = self._transport.call(method, fields)
+                value = read_v1(text)
         except _parse.ShapeError:
-            error = classify_answer(GETCREDIT, status, text, self._transport.secrets)
+            error = classify_answer(method, status, text, self._transport.secrets)
+        else:
+            return value, status, text
         raise error

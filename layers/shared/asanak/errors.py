@@ -41,6 +41,8 @@ REASONS = frozenset(
         "inactive_sender",
         "out_of_credit",
         "daily_limit",
+        "outside_hours",
+        "invalid_template",
         "validation",
         "refused",
     }
@@ -128,10 +130,11 @@ class RejectedError(AsanakError):
     """The provider refused the request; ``reason`` says why.
 
     One of ``"credentials"``, ``"invalid_destination"``, ``"inactive_sender"``, ``"out_of_credit"``,
-    ``"daily_limit"``, ``"validation"``, ``"refused"`` (refused for a reason the client could not
-    recognise). ``destinations`` holds the destinations the provider named as refused, at most
-    :data:`MAX_NAMED_DESTINATIONS`, in ``98…`` form when they parse (otherwise as given, bounded
-    and scrubbed); empty when the provider named none.
+    ``"daily_limit"``, ``"outside_hours"`` (v2's 1013: advertising outside the allowed hours),
+    ``"invalid_template"`` (v2's 1001), ``"validation"``, ``"refused"`` (refused for a reason the
+    client could not recognise). ``destinations`` holds the destinations the provider named as
+    refused, at most :data:`MAX_NAMED_DESTINATIONS`, in ``98…`` form when they parse (otherwise as
+    given, bounded and scrubbed); empty when the provider named none.
     """
 
     def __init__(

@@ -6,9 +6,11 @@ The password never leaves the request: errors and urllib3's own debug lines are 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -78,23 +80,32 @@ class Transport:
             self._pool.clear()
 
     def call(self, method: str, params: dict[str, str]) -> tuple[int, str]:
-        """POST/GET one method; returns (status, body) of a 2xx answer, raises AsanakError otherwise."""
+        """v1rest: POST (form) or GET (query string) one method; returns (status, body) of a 2xx
+        answer, raises AsanakError otherwise."""
         fields = {"username": self._username, "password": self._password, **params}
         encoded = urlencode(fields, quote_via=quote)  # UTF-8, spaces as %20
-        headers = {"User-Agent": USER_AGENT}
+        url = f"{self.base_url}/{method}"
+        if self.http_method == "GET":
+            return self._exchange(method, f"{url}?{encoded}", None, {})
+        return self._exchange(method, url, encoded.encode("ascii"), {"Content-Type": _FORM})
+
+    def call_json(self, method: str, fields: dict[str, Any]) -> tuple[int, str]:
+        """v2rest: POST one method with a JSON body carrying the credentials; as :meth:`call`."""
+        body = json.dumps({"username": self._username, "password": self._password, **fields})
+        headers = {"Content-Type": "application/json"}
+        return self._exchange(method, f"{self.base_url}/{method}", body.encode("utf-8"), headers)
+
+    def _exchange(
+        self, method: str, url: str, body: bytes | None, extra_headers: dict[str, str]
+    ) -> tuple[int, str]:
+        headers = {"User-Agent": USER_AGENT, **extra_headers}
         if self.accept:
             headers["Accept"] = self.accept
-        url = f"{self.base_url}/{method}"
-        body: bytes | None = None
-        if self.http_method == "GET":
-            url = f"{url}?{encoded}"
-        else:
-            body = encoded.encode("ascii")
-            headers["Content-Type"] = _FORM
+        http_method = "GET" if body is None else "POST"
         started = time.monotonic()
         try:
             response = self._pool.request(
-                self.http_method,
+                http_method,
                 url,
                 body=body,
                 headers=headers,
@@ -108,14 +119,12 @@ class Transport:
             error = self._transport_error(method, exc)
         else:
             elapsed_ms = (time.monotonic() - started) * 1000
-            _log.debug(
-                "asanak %s %s -> HTTP %s in %.0f ms", self.http_method, method, response.status, elapsed_ms
-            )
+            _log.debug("asanak %s %s -> HTTP %s in %.0f ms", http_method, method, response.status, elapsed_ms)
             text = _parse.decode_body(response.data, response.headers.get("Content-Type"))
             if 200 <= response.status < 300:
                 return response.status, text
             error = classify_answer(method, response.status, text, self.secrets)
-        _log.debug("asanak %s %s failed: %s", self.http_method, method, type(error).__name__)
+        _log.debug("asanak %s %s failed: %s", http_method, method, type(error).__name__)
         raise error
 
     def _transport_error(self, method: str, exc: HTTPError) -> AsanakError:

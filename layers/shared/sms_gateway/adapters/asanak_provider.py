@@ -33,9 +33,10 @@ from sms_gateway.domain.provider_failures import FailureKind, ProviderFailure
 
 T = TypeVar("T")
 
-# Refusals an operator fixes (top up credit, activate the sender, wait for tomorrow's limit): the
-# request is kept and retried, never dropped.
-ACCOUNT_REASONS = frozenset({"inactive_sender", "out_of_credit", "daily_limit"})
+# Refusals that say "not now" or that an operator fixes (top up credit, activate the sender, wait for
+# tomorrow's limit or the advertising hours): nothing was sent; the request is kept and retried,
+# never dropped.
+ACCOUNT_REASONS = frozenset({"inactive_sender", "out_of_credit", "daily_limit", "outside_hours"})
 
 _KINDS: tuple[tuple[type[AsanakError], FailureKind], ...] = (
     (AmbiguousError, FailureKind.AMBIGUOUS),

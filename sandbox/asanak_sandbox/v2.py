@@ -1,0 +1,118 @@
+"""The provider's side of v2rest (``../shared/asanak-api.md``, section 7): every call a POST with a
+JSON body carrying ``username`` and ``password``; every answer the envelope
+``{"meta": {"status": CODE, "message": TEXT}, "data": …}``, success ``meta.status`` 200.
+
+Implemented: ``sendsms``, ``msgstatus``, ``getcredit`` and ``getrialcredit``, over the same account,
+messages and faults as v1rest (a fault injected for ``sendsms`` hits either API's ``sendsms``).
+Refusals are the numbered errors, with the HTTP status the reference gives: 1008 (validation; 401
+for wrong credentials), 1010 (HTTP 406, ``data.Invalids`` naming the invalid destinations), 1002
+(sender not active), 1006 (credit). Not yet: ``p2psendsms``, ``template``, ``templatelist``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from asanak_sandbox.api import status_entry  # an entry is the same in both APIs
+from asanak_sandbox.faults import FaultBook, after_acting, canned_reply, drops_last_msgid
+from asanak_sandbox.model import normalize_destination, normalize_sender, split_list
+from asanak_sandbox.rendering import JSON_TYPE, Reply
+from asanak_sandbox.state import NotAccepted, ProviderState
+
+API2_PREFIX = "/webservice/v2rest"
+V2_METHODS = ("sendsms", "msgstatus", "getcredit", "getrialcredit")
+MAX_BATCH = 100
+RIALS_PER_MESSAGE = Decimal(1000)
+"""What the sandbox's rial credit is worth in messages (``getrialcredit`` = credit × this)."""
+
+
+def envelope(code: int, message: str, data: Any = None, *, http: int = 200) -> Reply:
+    body = {"meta": {"status": code, "message": message}, "data": data}
+    return Reply(http, json.dumps(body, ensure_ascii=False, default=str), JSON_TYPE)
+
+
+class _Numbered(Exception):
+    """The call is answered with numbered error ``code``."""
+
+    def __init__(self, code: int, message: str, *, http: int = 400, data: Any = None) -> None:
+        super().__init__(message)
+        self.reply = envelope(code, message, data, http=http)
+
+
+def _validation(message: str) -> _Numbered:
+    return _Numbered(1008, message)
+
+
+def _text(fields: Mapping[str, Any], name: str) -> str:
+    value = fields.get(name, "")
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
+class V2Api:
+    """v2rest's methods over :class:`ProviderState`, with faults from the same :class:`FaultBook`."""
+
+    def __init__(self, state: ProviderState, faults: FaultBook, latency: Any) -> None:
+        self._state = state
+        self._faults = faults
+        self._latency = latency  # a callable: the v1 API's latency setting, shared
+
+    def serve(self, method: str, fields: Mapping[str, Any]) -> Reply:
+        """Answer one v2rest call (and record it, with ``api`` ``v2rest``)."""
+        fault = self._faults.take(method if method != "getrialcredit" else "getcredit")
+        reply = canned_reply(fault) if fault is not None else None
+        if reply is None:
+            try:
+                reply = after_acting(fault, self._answer(method, fields, drop_last=drops_last_msgid(fault)))
+            except _Numbered as refused:
+                reply = refused.reply
+        reply.delay += self._latency()
+        listed = {"sendsms": "destination", "msgstatus": "msgid"}.get(method)
+        count = len(split_list(_text(fields, listed))) if listed else 0
+        self._state.record(method, "POST", 0 if reply.reset else reply.status, count, api="v2rest")
+        return reply
+
+    def _answer(self, method: str, fields: Mapping[str, Any], *, drop_last: bool) -> Reply:
+        credentials = {"username": _text(fields, "username"), "password": _text(fields, "password")}
+        if not self._state.authenticates(credentials):
+            raise _Numbered(1008, "invalid username or password", http=401)
+        if method == "sendsms":
+            msgids = self._sendsms(fields)
+            return envelope(200, "success", msgids[:-1] if drop_last else msgids)
+        if method == "msgstatus":
+            return envelope(200, "success", self._msgstatus(fields))
+        credit = self._state.credit
+        return envelope(200, "success", credit * RIALS_PER_MESSAGE if method == "getrialcredit" else credit)
+
+    def _sendsms(self, fields: Mapping[str, Any]) -> list[int]:
+        raw = split_list(_text(fields, "destination"))
+        if not raw:
+            raise _validation("destination is required")
+        if len(raw) > MAX_BATCH:
+            raise _validation(f"at most {MAX_BATCH} destinations per request")
+        source = normalize_sender(_text(fields, "source"))
+        text = _text(fields, "message")
+        if not source or not text:
+            raise _validation("source and message are required")
+        invalid = [given for given in raw if normalize_destination(given) is None]
+        refused = self._state.refused_among(raw, [normalize_destination(given) or given for given in raw])
+        named = invalid + [given for given, is_named in refused if is_named]
+        if named:
+            raise _Numbered(1010, "destination list invalid", http=406, data={"Invalids": named})
+        if refused:
+            raise _validation("invalid destination")
+        try:
+            return self._state.accept(source, [normalize_destination(given) or given for given in raw], text)
+        except NotAccepted as exc:
+            raise _Numbered(1006 if "credit" in str(exc) else 1002, str(exc)) from None
+
+    def _msgstatus(self, fields: Mapping[str, Any]) -> list[dict[str, str]]:
+        msgids = split_list(_text(fields, "msgid"))
+        if not msgids or len(msgids) > MAX_BATCH or not all(msgid.isdigit() for msgid in msgids):
+            raise _validation(f"msgid must list 1 to {MAX_BATCH} numeric msgids")
+        now = self._state.clock.now()
+        return [status_entry(msgid, self._state.status_at(msgid, now)) for msgid in msgids]

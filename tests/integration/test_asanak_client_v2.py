@@ -1,0 +1,115 @@
+"""The client on v2rest: the same interface as on v1rest, chosen by the base URL alone, against the
+sandbox's v2rest (JSON bodies, the ``meta``/``data`` envelope, numbered errors)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from asanak.client import API_V1, API_V2, AsanakClient
+from asanak.errors import AmbiguousError, CredentialsError, RejectedError, RetryableError
+from asanak_sandbox import AsanakSandbox, Fault
+
+SENDER = "982164063188"
+
+
+@pytest.fixture
+def client(sandbox: AsanakSandbox) -> Iterator[AsanakClient]:
+    with AsanakClient(sandbox.base_url_v2, "user", "pass", read_timeout=2.0) as made:
+        yield made
+
+
+def v2_calls(sandbox: AsanakSandbox) -> list[tuple[str, int]]:
+    return [(call.method, call.status) for call in sandbox.calls if call.api == "v2rest"]
+
+
+def test_given_a_v2rest_base_url_then_the_client_speaks_v2rest_and_a_v1rest_one_v1rest(sandbox):
+    assert AsanakClient(sandbox.base_url_v2, "user", "pass").api == API_V2
+    assert AsanakClient(sandbox.base_url_v2 + "/", "user", "pass").api == API_V2
+    assert AsanakClient(sandbox.base_url, "user", "pass").api == API_V1
+
+
+def test_given_recipients_when_sent_on_v2rest_then_one_msgid_each_and_statuses_follow(sandbox, client):
+    msgids = client.send_sms(SENDER, ["989121234567", "989351234567"], "سلام")
+
+    assert len(msgids) == 2 and all(msgid.isdigit() for msgid in msgids)
+    assert [sms.destination for sms in sandbox.sent] == ["989121234567", "989351234567"]
+    sandbox.clock.advance(30)
+    assert {status.msgid: status.code for status in client.msg_status(msgids)} == dict.fromkeys(msgids, 6)
+    assert v2_calls(sandbox) == [("sendsms", 200), ("msgstatus", 200)]
+
+
+def test_given_an_account_then_credit_is_read_in_messages_and_in_rials(sandbox, client):
+    sandbox.credit = Decimal(250)
+
+    assert client.get_credit() == Decimal(250)
+    assert client.get_rial_credit() == Decimal(250_000)
+
+
+def test_given_v1rest_when_asked_for_rial_credit_then_a_clear_error_and_no_request(sandbox):
+    v1 = AsanakClient(sandbox.base_url, "user", "pass")
+
+    with pytest.raises(ValueError, match="v2rest"):
+        v1.get_rial_credit()
+    assert sandbox.calls == []
+
+
+def test_given_v2rest_then_get_is_refused_before_any_request(sandbox):
+    with pytest.raises(ValueError, match="POST"):
+        AsanakClient(sandbox.base_url_v2, "user", "pass", http_method="GET")
+
+
+def test_given_invalid_destinations_then_a_1010_names_them_and_nothing_is_sent(sandbox, client):
+    sandbox.refuse_destinations(["989351234567"], named=True)
+
+    with pytest.raises(RejectedError) as refused:
+        client.send_sms(SENDER, ["989121234567", "989351234567", "12345"], "hi")
+
+    assert refused.value.reason == "invalid_destination"
+    assert set(refused.value.destinations) == {"989351234567", "12345"}
+    assert refused.value.http_status == 406
+    assert sandbox.sent == []
+
+
+def test_given_wrong_credentials_then_a_credentials_error_without_the_password(sandbox):
+    wrong = AsanakClient(sandbox.base_url_v2, "user", "s3cret-wrong")
+
+    with pytest.raises(CredentialsError) as refused:
+        wrong.send_sms(SENDER, ["989121234567"], "hi")
+
+    assert refused.value.http_status == 401
+    assert "s3cret-wrong" not in str(refused.value) and "s3cret-wrong" not in repr(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        (lambda sandbox: setattr(sandbox, "credit", Decimal(0)), "out_of_credit"),
+        (None, "inactive_sender"),
+    ],
+    ids=["1006 credit", "1002 sender"],
+)
+def test_given_an_account_refusal_then_its_reason_and_nothing_sent(sandbox, client, setup, reason):
+    sender = SENDER
+    if setup is None:
+        sender = "989999999999"  # not a sender of the account
+    else:
+        setup(sandbox)
+
+    with pytest.raises(RejectedError) as refused:
+        client.send_sms(sender, ["989121234567"], "hi")
+
+    assert refused.value.reason == reason
+    assert sandbox.sent == []
+
+
+def test_given_rate_limiting_then_retryable_and_given_a_500_after_acting_then_ambiguous(sandbox, client):
+    sandbox.inject(Fault("http_429", method="sendsms"))
+    with pytest.raises(RetryableError):
+        client.send_sms(SENDER, ["989121234567"], "hi")
+
+    sandbox.inject(Fault("accept_then_500", method="sendsms"))
+    with pytest.raises(AmbiguousError):
+        client.send_sms(SENDER, ["989121234567"], "hi")
+    assert len(sandbox.sent) == 1  # it was sent: the answer was lost

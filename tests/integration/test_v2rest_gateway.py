@@ -1,0 +1,81 @@
+"""The gateway pointed at v2rest by changing only AsanakBaseUrl: the send and poll functions, with
+their template roles, against the sandbox's v2rest, end to end through the events."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.harness import sqs_event
+
+pytestmark = pytest.mark.parametrize("asanak_api", ["v2rest"])
+
+SCHEDULED_EVENT = json.loads((Path(__file__).parents[2] / "events" / "poll-scheduled.json").read_text())
+
+
+@pytest.fixture
+def world(stack, asanak, lambda_context):
+    from emulator import gateway
+    from functions.poll import app as poll_app
+    from functions.send import app as send_app
+
+    gateway.run_on(asanak.clock.now)  # send and poll on the sandbox's clock
+    yield (
+        lambda event: send_app.lambda_handler(event, lambda_context),
+        lambda: poll_app.lambda_handler(SCHEDULED_EVENT, lambda_context),
+    )
+    gateway.forget()
+
+
+def test_given_a_v2rest_base_url_then_requests_are_sent_tracked_and_delivered_over_v2rest(
+    stack, asanak, world
+):
+    send, poll = world
+
+    response = send(sqs_event({"to": ["09121234567", "09351234567"], "text": "کد شما ۴۲", "id": "v2-1"}))
+    asanak.clock.advance(30)
+    report = poll()
+
+    assert response == {"batchItemFailures": []}
+    assert {call.api for call in asanak.calls} == {"v2rest"}
+    assert sorted(d["to"] for d in stack.details("SMS Accepted")) == ["989121234567", "989351234567"]
+    assert report["changes"] == 2
+    delivered = stack.details("SMS Status Changed")
+    assert sorted((d["to"], d["status"], d["final"]) for d in delivered) == [
+        ("989121234567", 6, True),
+        ("989351234567", 6, True),
+    ]
+    assert report["credit"] == str(Decimal(1000) - 2)
+
+
+def test_given_v2rest_refuses_one_destination_then_only_it_is_rejected_and_the_rest_sent(
+    stack, asanak, world
+):
+    send, _ = world
+    asanak.refuse_destinations(["989351234567"], named=True)
+
+    response = send(sqs_event({"to": ["09121234567", "09351234567"], "text": "hi", "id": "v2-2"}))
+
+    assert response == {"batchItemFailures": []}
+    assert [sms.destination for sms in asanak.sent] == ["989121234567"]
+    [rejected] = stack.details("SMS Rejected")
+    assert (rejected["to"], rejected["reason"]) == ("989351234567", "provider_rejected")
+    assert [d["to"] for d in stack.details("SMS Accepted")] == ["989121234567"]
+
+
+def test_given_v2rest_says_not_now_then_nothing_is_rejected_and_the_record_is_kept_for_a_retry(
+    stack, asanak, world
+):
+    send, _ = world
+    asanak.credit = Decimal(0)  # 1006: an operator tops it up; the request must wait, not be dropped
+
+    response = send(sqs_event({"to": "09121234567", "text": "hi", "id": "v2-3"}, message_ids=["m-v2-3"]))
+
+    assert [item["itemIdentifier"] for item in response["batchItemFailures"]] == ["m-v2-3"]
+    assert stack.details("SMS Rejected") == []
+    asanak.credit = Decimal(10)
+    assert send(sqs_event({"to": "09121234567", "text": "hi", "id": "v2-3"})) == {"batchItemFailures": []}
+    assert len(asanak.sent) == 1
