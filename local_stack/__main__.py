@@ -41,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
     add("--aws-port", type=int, default=4566, help="moto server port (0: any free port)")
     add("--api-port", type=int, default=3000, help="HTTP API port (0: any free port)")
     add("--sandbox-port", type=int, default=8085, help="Asanak sandbox port (0: any free port)")
+    add("--api", choices=("v1", "v2"), default="v1", help="the sandbox API the stack uses: v1rest or v2rest")
     add(
         "--speed",
         type=float,
@@ -86,6 +87,7 @@ def options(args: argparse.Namespace, real: Asanak | None) -> Options:
         state_dir=state_dir,
         log_level="WARNING" if (args.quiet or demo) else None,
         log_file=None if (args.verbose or demo) else state_dir / LOG_FILE,
+        api=f"{args.api}rest",
     )
 
 

@@ -52,6 +52,7 @@ class Options:
     sandbox_latency: float = 0.0
     log_level: str | None = None  # the functions' POWERTOOLS_LOG_LEVEL (default: the template's)
     log_file: Path | None = None  # where the functions' output goes (default: this terminal)
+    api: str = "v1rest"  # the sandbox's API the stack is pointed at: v1rest or v2rest
 
 
 class LocalStack:
@@ -120,7 +121,8 @@ class LocalStack:
             latency=self.options.sandbox_latency,
         ).start()
         sender = os.environ.get("DEFAULT_SENDER", DEFAULT_SENDER)
-        return Asanak(self.sandbox.base_url, SANDBOX_USER, SANDBOX_PASSWORD, sender)
+        base_url = self.sandbox.base_url_v2 if self.options.api == "v2rest" else self.sandbox.base_url
+        return Asanak(base_url, SANDBOX_USER, SANDBOX_PASSWORD, sender)
 
     def _environment(self, logical: str) -> dict[str, str]:
         assert self.deployment is not None
