@@ -472,7 +472,9 @@ def test_given_runs_every_minute_then_credit_is_read_at_most_every_few_minutes_a
 
     assert world.credit_calls() == 2
     assert report["credit"] == "741"
+    assert report["credit_rials"] is None  # v1rest has no credit in rials
     assert world.metrics["Credit"] == [742, 741]
+    assert "CreditRials" not in world.metrics
     [credit] = world.stack.items("CREDIT")
     assert credit["credit"]["S"] == "741"
 

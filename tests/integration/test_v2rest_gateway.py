@@ -49,6 +49,7 @@ def test_given_a_v2rest_base_url_then_requests_are_sent_tracked_and_delivered_ov
         ("989351234567", 6, True),
     ]
     assert report["credit"] == str(Decimal(1000) - 2)
+    assert report["credit_rials"] == str((Decimal(1000) - 2) * 1000)  # the sandbox's price: 1,000 rials
 
 
 def test_given_v2rest_refuses_one_destination_then_only_it_is_rejected_and_the_rest_sent(

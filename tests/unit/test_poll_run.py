@@ -129,3 +129,46 @@ def test_given_time_to_spare_when_counting_then_the_counts_are_exact_and_not_fla
 class NoAnswer(Delivered):
     def status(self, msgids: Sequence[str]) -> list[MessageStatus]:
         return []
+
+
+class Credits(Delivered):
+    """Reports its credit in messages, and in rials unless ``rials`` is an exception to raise."""
+
+    def __init__(self, rials: Decimal | Exception) -> None:
+        self._rials = rials
+
+    def credit(self) -> Decimal:
+        return Decimal(250)
+
+    def rial_credit(self) -> Decimal | None:
+        if isinstance(self._rials, Exception):
+            raise self._rials
+        return self._rials
+
+
+class ClaimsCredit(MemoryTrackingStore):
+    def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
+        return True
+
+
+def test_given_the_api_tells_the_credit_in_rials_then_it_is_reported_and_emitted_beside_the_messages():
+    metrics = ThreadRecordingMetrics()
+
+    report = service(ClaimsCredit([]), metrics, provider=Credits(Decimal(312_500))).run(budget_seconds=30)
+
+    assert (report.credit, report.credit_rials) == ("250", "312500")
+    assert (metrics.values["Credit"], metrics.values["CreditRials"]) == ([250.0], [312_500.0])
+
+
+def test_given_the_rial_credit_cannot_be_read_then_the_credit_in_messages_still_counts():
+    from sms_gateway.domain.provider_failures import FailureKind, ProviderFailure
+
+    metrics = ThreadRecordingMetrics()
+    unavailable = ProviderFailure(FailureKind.UNAVAILABLE, RuntimeError("getrialcredit: HTTP 503"))
+
+    report = service(ClaimsCredit([]), metrics, provider=Credits(unavailable)).run(budget_seconds=30)
+
+    assert (report.credit, report.credit_rials) == ("250", None)
+    assert metrics.values["Credit"] == [250.0]
+    assert "CreditRials" not in metrics.values
+    assert metrics.values["ProviderError_unavailable"] == [1]

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import urllib3
 from asanak.batching import MAX_BATCH
-from asanak.client import AsanakClient
+from asanak.client import API_V2, AsanakClient, api_of
 from asanak.errors import (
     AmbiguousError,
     AsanakError,
@@ -129,3 +129,8 @@ class AsanakProvider(SmsProvider):
 
     def credit(self) -> Decimal:
         return self._call(lambda client: client.get_credit())
+
+    def rial_credit(self) -> Decimal | None:
+        if api_of(self._base_url) != API_V2:
+            return None  # v1rest has no getrialcredit
+        return self._call(lambda client: client.get_rial_credit())

@@ -159,6 +159,10 @@ class SmsProvider(ABC):
     @abstractmethod
     def credit(self) -> Decimal: ...
 
+    def rial_credit(self) -> Decimal | None:
+        """The credit in rials; ``None`` where the provider's API does not tell it (v1rest)."""
+        return None
+
 
 class EventPublisher(ABC):
     """Port: the event bus."""

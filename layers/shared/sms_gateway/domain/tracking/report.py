@@ -38,12 +38,23 @@ class RunReport:
     backlog: int | None = None  # still due after the run
     counts_exact: bool | None = None  # False: counting stopped at the budget; the counts are lower bounds
     credit: str | None = None
+    credit_rials: str | None = None  # on v2rest (getrialcredit), when the credit was read
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def emit(metrics: Metrics, tally: Tally, credit: Decimal | None, counted: tuple[Count, Count] | None) -> None:
+@dataclass(frozen=True)
+class CreditReading:
+    """The account's credit as read by one run: in messages, and in rials where the API tells it."""
+
+    messages: Decimal
+    rials: Decimal | None = None
+
+
+def emit(
+    metrics: Metrics, tally: Tally, credit: CreditReading | None, counted: tuple[Count, Count] | None
+) -> None:
     """The run's metrics, from the handler's thread (Powertools' Metrics is not thread-safe)."""
     counts = tally.counts
     for name in ALWAYS_EMITTED:
@@ -60,11 +71,13 @@ def emit(metrics: Metrics, tally: Tally, credit: Decimal | None, counted: tuple[
         if not (in_flight.exact and backlog.exact):
             metrics.add_metric(name="CountsTruncated", unit="Count", value=1)
     if credit is not None:
-        metrics.add_metric(name="Credit", unit="Count", value=float(credit))
+        metrics.add_metric(name="Credit", unit="Count", value=float(credit.messages))
+        if credit.rials is not None:
+            metrics.add_metric(name="CreditRials", unit="None", value=float(credit.rials))
 
 
 def report_of(
-    tally: Tally, *, budget_spent: bool, counted: tuple[Count, Count] | None, credit: Decimal | None
+    tally: Tally, *, budget_spent: bool, counted: tuple[Count, Count] | None, credit: CreditReading | None
 ) -> RunReport:
     counts = tally.counts
     return RunReport(
@@ -78,5 +91,6 @@ def report_of(
         in_flight=None if counted is None else counted[0].value,
         backlog=None if counted is None else counted[1].value,
         counts_exact=None if counted is None else counted[0].exact and counted[1].exact,
-        credit=None if credit is None else str(credit),
+        credit=None if credit is None else str(credit.messages),
+        credit_rials=None if credit is None or credit.rials is None else str(credit.rials),
     )

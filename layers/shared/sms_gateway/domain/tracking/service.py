@@ -3,7 +3,8 @@
 One run (the poll function, on a schedule) does, within its time budget:
 
 1. **Credit.** At most every ``credit_interval`` (a conditional claim, so overlapping runs never both
-   call it) ``getcredit`` is read and emitted as the ``Credit`` metric.
+   call it) ``getcredit`` is read and emitted as the ``Credit`` metric; on v2rest ``getrialcredit``
+   too, as ``CreditRials``.
 2. **Due messages.** Messages in flight carry ``next_check``; the run reads those with
    ``next_check <= now`` from the sparse ``inflight`` index (every shard, oldest first, never a scan)
    in rounds of ``concurrency`` × 100.
@@ -69,7 +70,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from itertools import islice
 
 from asanak.statuses import FOUR_HOURS
@@ -78,7 +78,7 @@ from sms_gateway.domain.model import Count
 from sms_gateway.domain.ports import Metrics, NoMetrics, SmsProvider, TrackingStore
 from sms_gateway.domain.provider_failures import ProviderFailure
 from sms_gateway.domain.tally import Tally
-from sms_gateway.domain.tracking.report import RunReport, emit, report_of
+from sms_gateway.domain.tracking.report import CreditReading, RunReport, emit, report_of
 from sms_gateway.domain.tracking.rounds import Round
 
 logger = logging.getLogger("sms_gateway.poll")
@@ -128,7 +128,7 @@ class TrackingService:
             return RunReport(budget_spent=True)
         deadline = self._timer() + budget_seconds
         tally = Tally()
-        credit: Decimal | None = None
+        credit: CreditReading | None = None
         counted: tuple[Count, Count] | None = None
         budget_spent = False
         try:
@@ -169,17 +169,23 @@ class TrackingService:
         backlog = self._store.count_due(now, stop=spent) if budget_spent else left_due
         return self._store.count_in_flight(stop=spent), backlog
 
-    def _check_credit(self, now: datetime, tally: Tally) -> Decimal | None:
+    def _check_credit(self, now: datetime, tally: Tally) -> CreditReading | None:
         if not self._store.claim_credit_check(now, self._credit_interval):
             return None
         try:
             credit = self._provider.credit()
         except ProviderFailure as failure:
-            tally.add(failure.metric)
-            logger.warning(
-                "getcredit failed", extra={"error_class": failure.error_class, "error": str(failure)}
-            )
+            self._credit_failed("getcredit", failure, tally)
             return None
         self._store.record_credit(credit, now)
-        logger.info("asanak credit", extra={"credit": str(credit)})
-        return credit
+        try:
+            rials = self._provider.rial_credit()
+        except ProviderFailure as failure:  # the credit in messages is read: it still counts
+            self._credit_failed("getrialcredit", failure, tally)
+            rials = None
+        logger.info("asanak credit", extra={"credit": str(credit), "credit_rials": str(rials)})
+        return CreditReading(credit, rials)
+
+    def _credit_failed(self, method: str, failure: ProviderFailure, tally: Tally) -> None:
+        tally.add(failure.metric)
+        logger.warning(f"{method} failed", extra={"error_class": failure.error_class, "error": str(failure)})
