@@ -234,14 +234,18 @@ class ScriptedProvider(SmsProvider):
 
     def __init__(self, answer: Callable[[Sequence[str], str], list[str]] | None = None) -> None:
         self.calls: list[tuple[str, tuple[str, ...], str]] = []
+        self.blacklist_flags: list[bool] = []  # each call's to_blacklisted
         self._answer = answer or (
             lambda destinations, text: [str(1000 + i) for i in range(len(destinations))]
         )
         self._lock = threading.Lock()
 
-    def send(self, source: str, destinations: Sequence[str], text: str) -> list[str]:
+    def send(
+        self, source: str, destinations: Sequence[str], text: str, *, to_blacklisted: bool = False
+    ) -> list[str]:
         with self._lock:
             self.calls.append((source, tuple(destinations), text))
+            self.blacklist_flags.append(to_blacklisted)
         try:
             return self._answer(destinations, text)
         except AsanakError as error:

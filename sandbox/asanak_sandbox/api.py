@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from asanak_sandbox.faults import FaultBook, after_acting, canned_reply, drops_last_msgid
-from asanak_sandbox.model import Fault, SentSms, normalize_destination, normalize_sender, split_list
+from asanak_sandbox.model import (
+    Fault,
+    SentSms,
+    blacklist_flag,
+    normalize_destination,
+    normalize_sender,
+    split_list,
+)
 from asanak_sandbox.rendering import (
     Reply,
     choose_format,
@@ -116,7 +123,7 @@ class ProviderApi:
         if not text:
             raise _bad_request("message is required")
         try:
-            msgids = self._state.accept(source, destinations, text)
+            msgids = self._state.accept(source, destinations, text, to_blacklisted=blacklist_flag(params))
         except NotAccepted as exc:
             raise _bad_request(str(exc)) from None
         return msgids_reply(msgids[:-1] if drop_last else msgids, fmt)

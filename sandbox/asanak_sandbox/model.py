@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -33,6 +34,13 @@ ACCEPT_THEN = {"accept_then_500": 500, "accept_then_502": 502}
 """Faults that act (``sendsms`` queues the SMS), then answer with this HTTP status instead."""
 DEFAULT_ERROR_TEXT = "Error 1: invalid username or password"
 API_METHODS = ("sendsms", "msgstatus", "getcredit")
+BLACKLIST_FLAGS = ("send_to_black_list", "send_to_blacklist")  # Asanak's clients' and Postman's
+
+
+def blacklist_flag(params: Mapping[str, Any]) -> bool:
+    """Whether a call carries the blacklist flag, in either spelling, as a JSON true or ``true``/``1``."""
+    return any(params.get(name) in (True, 1, "1", "true", "True") for name in BLACKLIST_FLAGS)
+
 
 DEFAULT_TIMELINE: tuple[tuple[float, int], ...] = ((0, 1), (5, 2), (15, 9), (30, 6))
 """Seconds since acceptance → status: InQueue, Sent, SentToDest, then Success at 30 s."""
@@ -48,6 +56,7 @@ class SentSms:
     text: str
     parts: int
     accepted_at: datetime.datetime
+    to_blacklisted: bool = False  # the call carried the blacklist flag (either spelling)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

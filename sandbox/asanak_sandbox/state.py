@@ -69,7 +69,9 @@ class ProviderState:
 
     # --- messages and calls -----------------------------------------------------------------------
 
-    def accept(self, source: str, destinations: Sequence[str], text: str) -> list[int]:
+    def accept(
+        self, source: str, destinations: Sequence[str], text: str, *, to_blacklisted: bool = False
+    ) -> list[int]:
         """Charge for and record one SMS per destination; their msgids, in order.
 
         Raises :class:`NotAccepted` when ``source`` is not a sender of the account or the credit
@@ -88,7 +90,7 @@ class ProviderState:
             for destination in destinations:
                 msgid = self._next_msgid
                 self._next_msgid += 1
-                sms = SentSms(str(msgid), source, destination, text, parts, now)
+                sms = SentSms(str(msgid), source, destination, text, parts, now, to_blacklisted)
                 self._messages[sms.msgid] = sms
                 self._sent.append(sms)
                 msgids.append(msgid)

@@ -18,7 +18,7 @@ from typing import Any
 
 from asanak_sandbox.api import status_entry  # an entry is the same in both APIs
 from asanak_sandbox.faults import FaultBook, after_acting, canned_reply, drops_last_msgid
-from asanak_sandbox.model import normalize_destination, normalize_sender, split_list
+from asanak_sandbox.model import blacklist_flag, normalize_destination, normalize_sender, split_list
 from asanak_sandbox.rendering import JSON_TYPE, Reply
 from asanak_sandbox.state import NotAccepted, ProviderState
 
@@ -106,7 +106,8 @@ class V2Api:
         if refused:
             raise _validation("invalid destination")
         try:
-            return self._state.accept(source, [normalize_destination(given) or given for given in raw], text)
+            destinations = [normalize_destination(given) or given for given in raw]
+            return self._state.accept(source, destinations, text, to_blacklisted=blacklist_flag(fields))
         except NotAccepted as exc:
             raise _Numbered(1006 if "credit" in str(exc) else 1002, str(exc)) from None
 

@@ -503,3 +503,22 @@ def test_given_a_long_dead_attempt_of_another_message_then_a_redrive_reports_it_
     assert [s.destination for s in asanak.sent[sent_before:]] == ["989121234567"]
     unknown = [d for d in stack.details("SMS Rejected") if d["request_id"] == "order-88"]
     assert [(d["reason"], d["to"]) for d in unknown] == [("outcome_unknown", "989351234567")]
+
+
+@pytest.mark.parametrize("asanak_api", ["v1rest", "v2rest"])
+def test_given_the_blacklist_option_then_asanak_gets_the_flag_and_only_for_that_request(
+    stack, asanak, send, asanak_api
+):
+    response = send(
+        sqs_event(
+            {"to": "09121234567", "text": "سرویس", "id": "bl-1", "to_blacklisted": True},
+            {"to": "09351234567", "text": "سرویس", "id": "bl-2"},
+        )
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert {sms.destination: sms.to_blacklisted for sms in asanak.sent} == {
+        "989121234567": True,
+        "989351234567": False,
+    }
+    assert {call.api for call in asanak.calls} == {asanak_api}

@@ -55,7 +55,9 @@ class Delivered(SmsProvider):
     def credit(self) -> Decimal:
         raise AssertionError("not claimed")
 
-    def send(self, source: str, destinations: Sequence[str], text: str) -> list[str]:
+    def send(
+        self, source: str, destinations: Sequence[str], text: str, *, to_blacklisted: bool = False
+    ) -> list[str]:
         raise AssertionError("a poll run never sends")
 
 

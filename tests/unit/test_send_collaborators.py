@@ -7,6 +7,7 @@ attempts left, and rejections written once.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from sms_gateway.domain.sending.calls import ProviderCall
 from sms_gateway.domain.sending.leases import Leases
 from sms_gateway.domain.sending.plans import Attempt, Context, Envelope, Plan, group_calls, new_recipient
 from sms_gateway.domain.sending.rejections import Rejecter
-from sms_gateway.domain.sending.requests import parse_request
+from sms_gateway.domain.sending.requests import PoisonRequest, parse_request
 from sms_gateway.domain.tally import Tally
 
 from tests.fakes import MemoryMessageStore, ScriptedProvider
@@ -233,3 +234,41 @@ def test_given_opted_out_recipients_then_each_is_stored_rejected_opted_out_once(
 
     stored = {to: m for (_, to), m in store.stored().items()}
     assert {to: m.reason for to, m in stored.items()} == dict.fromkeys(numbers, Reason.OPTED_OUT)
+
+
+# -- the blacklist option ------------------------------------------------------------------------------
+def blacklisted(request_id: str, to: list[str], flag: object) -> Plan:
+    body = json.dumps({"id": request_id, "to": to, "text": "hello", "to_blacklisted": flag})
+    request = parse_request(body, fallback_id=f"sqs-{request_id}", default_sender=SENDER)
+    made = Plan(request, [Envelope(f"sqs-{request_id}", body)], None)
+    made.to_send = [new_recipient(made, number, NOW, timedelta(days=30)) for number in request.recipients]
+    return made
+
+
+def test_given_the_same_text_with_and_without_the_blacklist_option_then_separate_calls_and_the_flag_sent():
+    provider = ScriptedProvider()
+    ctx = context(MemoryMessageStore(), provider)
+    calls = group_calls([plan("r1", ["09121234567"]), blacklisted("r2", ["09351234567"], True)], 100)
+
+    for call in calls:
+        ProviderCall(ctx, Leases(ctx), call, Attempt(LEASE, ends_at=1000.0), Tally()).run()
+
+    assert sorted(zip((c[1] for c in provider.calls), provider.blacklist_flags, strict=True)) == [
+        (("989121234567",), False),
+        (("989351234567",), True),
+    ]
+
+
+def test_given_the_option_unset_then_a_request_is_the_same_content_as_before_the_option_existed():
+    without = plan("r1", ["09121234567"]).request
+    off = blacklisted("r1", ["09121234567"], False).request
+    on = blacklisted("r1", ["09121234567"], True).request
+
+    assert without.fingerprint == off.fingerprint  # ids stored before the option keep matching
+    assert on.fingerprint != off.fingerprint  # the same id with the option is other content
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, None])
+def test_given_a_blacklist_option_that_is_not_a_boolean_then_the_request_is_refused_clearly(flag):
+    with pytest.raises(PoisonRequest, match="'to_blacklisted' must be true or false"):
+        blacklisted("r1", ["09121234567"], flag)

@@ -63,6 +63,7 @@ from asanak.statuses import MessageStatus
 from asanak.transport import USER_AGENT, Transport
 
 API_V1, API_V2 = "v1rest", "v2rest"
+BLACKLIST_FLAG = "send_to_black_list"  # Asanak's clients' spelling (Postman: send_to_blacklist)
 
 
 def api_of(base_url: str) -> str:
@@ -148,8 +149,14 @@ class AsanakClient:
 
     # --- the three methods ------------------------------------------------------------------------
 
-    def send_sms(self, source: str, destinations: Sequence[str], message: str) -> list[str]:
+    def send_sms(
+        self, source: str, destinations: Sequence[str], message: str, *, to_blacklisted: bool = False
+    ) -> list[str]:
         """Send ``message`` from ``source`` to 1–100 ``destinations``; one msgid per destination.
+
+        ``to_blacklisted`` sends the blacklist flag (``send_to_black_list``, the spelling of Asanak's
+        own clients): deliver to numbers on the national advertising blacklist too, which only
+        service lines may do. Off by default, and then not sent at all.
 
         The msgids come back as digit strings in the order of ``destinations``. Raises
         ``ValueError`` before any request for 0 or more than :data:`MAX_BATCH` destinations (split
@@ -163,7 +170,9 @@ class AsanakClient:
         for destination in destinations:
             if not destination or "," in destination or "-" in destination:
                 raise ValueError(f"invalid destination {destination!r}")
-        params = {"source": source, "destination": ",".join(destinations), "message": message}
+        params: dict[str, Any] = {"source": source, "destination": ",".join(destinations), "message": message}
+        if to_blacklisted:
+            params[BLACKLIST_FLAG] = True if self.api == API_V2 else "true"  # a JSON boolean on v2rest
         msgids, status, text = self._ask(SENDSMS, params, _parse.parse_msgids, _parse.msgids_of)
         if len(msgids) == len(destinations):
             return msgids
@@ -205,7 +214,7 @@ class AsanakClient:
     def _ask(
         self,
         method: str,
-        fields: dict[str, str],
+        fields: dict[str, Any],
         read_v1: Callable[[str], T],
         read_v2: Callable[[Any], T],
     ) -> tuple[T, int, str]:

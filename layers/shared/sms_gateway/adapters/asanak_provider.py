@@ -121,8 +121,12 @@ class AsanakProvider(SmsProvider):
                 raise
             return action(self._client(fresh))
 
-    def send(self, source: str, destinations: Sequence[str], text: str) -> list[str]:
-        return self._call(lambda client: client.send_sms(source, destinations, text))
+    def send(
+        self, source: str, destinations: Sequence[str], text: str, *, to_blacklisted: bool = False
+    ) -> list[str]:
+        return self._call(
+            lambda client: client.send_sms(source, destinations, text, to_blacklisted=to_blacklisted)
+        )
 
     def status(self, msgids: Sequence[str]) -> list[MessageStatus]:
         return self._call(lambda client: client.msg_status(msgids))

@@ -149,8 +149,11 @@ class SmsProvider(ABC):
     """Most destinations per :meth:`send` and msgids per :meth:`status`."""
 
     @abstractmethod
-    def send(self, source: str, destinations: Sequence[str], text: str) -> list[str]:
-        """Send ``text`` to every destination; one msgid per destination, in order."""
+    def send(
+        self, source: str, destinations: Sequence[str], text: str, *, to_blacklisted: bool = False
+    ) -> list[str]:
+        """Send ``text`` to every destination; one msgid per destination, in order. ``to_blacklisted``
+        asks the provider to deliver to numbers on the national advertising blacklist too."""
 
     @abstractmethod
     def status(self, msgids: Sequence[str]) -> list[MessageStatus]:

@@ -83,7 +83,10 @@ class ProviderCall:
         started = time.perf_counter()
         try:
             msgids = self._ctx.provider.send(
-                self._request.sender, [m.to for m in messages], self._request.text
+                self._request.sender,
+                [m.to for m in messages],
+                self._request.text,
+                to_blacklisted=self._request.to_blacklisted,
             )
         except ProviderFailure as failure:
             self._refused(messages, failure)

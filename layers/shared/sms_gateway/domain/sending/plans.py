@@ -83,11 +83,11 @@ def body_key(body: str) -> str:
 
 
 def group_calls(plans: Sequence[Plan], max_batch: int) -> list[Call]:
-    """Recipients grouped by (sender, text) across the batch, at most ``max_batch`` per call and no number
-    twice in one call (two requests may share a text and a recipient). A (request, recipient) is in
-    one call at most: all calls of an attempt hold the same lease token, so a second one would pass
-    for our own earlier write."""
-    groups: dict[tuple[str, str], list[Call]] = defaultdict(list)
+    """Recipients grouped by (sender, text, blacklist option) across the batch, at most ``max_batch``
+    per call and no number twice in one call (two requests may share a text and a recipient). A
+    (request, recipient) is in one call at most: all calls of an attempt hold the same lease token,
+    so a second one would pass for our own earlier write."""
+    groups: dict[tuple[str, str, bool], list[Call]] = defaultdict(list)
     placed: set[tuple[str, str]] = set()
     for plan in plans:
         for message in plan.to_send:
@@ -95,7 +95,8 @@ def group_calls(plans: Sequence[Plan], max_batch: int) -> list[Call]:
                 plan.retry = plan.retry or LeaseHeld("this recipient is already being sent in this batch")
                 continue
             placed.add((message.request_id, message.to))
-            chunks = groups[(plan.request.sender, plan.request.text)]
+            request = plan.request
+            chunks = groups[(request.sender, request.text, request.to_blacklisted)]
             for chunk in chunks:
                 if len(chunk) < max_batch and all(m.to != message.to for _, m in chunk):
                     chunk.append((plan, message))

@@ -61,10 +61,14 @@ class SmsRequest:
     meta: dict[str, Any] | None
     parts: int
     has_id: bool = False  # the producer gave an ``id`` (else the request id is the SQS message id)
+    to_blacklisted: bool = False  # also to numbers on the national advertising blacklist (service lines)
 
     @property
     def fingerprint(self) -> str:
-        canonical = json.dumps([self.sender, self.text, sorted(self.recipients)], ensure_ascii=False)
+        content: list[Any] = [self.sender, self.text, sorted(self.recipients)]
+        if self.to_blacklisted:  # only when set: fingerprints stored before the option stay valid
+            content.append("to_blacklisted")
+        canonical = json.dumps(content, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -201,6 +205,9 @@ def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsReq
         sender = normalize_sender(sender_raw)
     except InvalidNumberError as exc:
         raise poison(f"'from' is not a sender number: {exc}") from exc
+    to_blacklisted = payload.get("to_blacklisted", False)
+    if not isinstance(to_blacklisted, bool):
+        raise poison("'to_blacklisted' must be true or false")
     recipients, invalid = _recipients(payload, request_id, meta)
     return SmsRequest(
         request_id=request_id,
@@ -211,4 +218,5 @@ def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsReq
         meta=meta,
         parts=count_parts(text).parts,
         has_id=payload.get("id") is not None,
+        to_blacklisted=to_blacklisted,
     )
