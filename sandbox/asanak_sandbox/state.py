@@ -77,20 +77,25 @@ class ProviderState:
         Raises :class:`NotAccepted` when ``source`` is not a sender of the account or the credit
         does not cover every part to every destination.
         """
-        parts = count_parts(text)
+        return self.accept_each([(source, destination, text, to_blacklisted) for destination in destinations])
+
+    def accept_each(self, items: Sequence[tuple[str, str, str, bool]]) -> list[int]:
+        """(source, destination, text, blacklist flag) items, each its own SMS: all or none (as
+        :meth:`accept`); their msgids, in order."""
         with self._lock:
-            if source not in self._account.senders:
-                raise NotAccepted(f"source number {source} is not an active sender of this account")
-            cost = Decimal(parts * len(destinations))
+            for source, _, _, _ in items:
+                if source not in self._account.senders:
+                    raise NotAccepted(f"source number {source} is not an active sender of this account")
+            cost = Decimal(sum(count_parts(text) for _, _, text, _ in items))
             if self._account.credit < cost:
                 raise NotAccepted("insufficient credit")
             self._account.credit -= cost
             now = self.clock.now()
             msgids: list[int] = []
-            for destination in destinations:
+            for source, destination, text, flag in items:
                 msgid = self._next_msgid
                 self._next_msgid += 1
-                sms = SentSms(str(msgid), source, destination, text, parts, now, to_blacklisted)
+                sms = SentSms(str(msgid), source, destination, text, count_parts(text), now, flag)
                 self._messages[sms.msgid] = sms
                 self._sent.append(sms)
                 msgids.append(msgid)

@@ -2,11 +2,12 @@
 JSON body carrying ``username`` and ``password``; every answer the envelope
 ``{"meta": {"status": CODE, "message": TEXT}, "data": …}``, success ``meta.status`` 200.
 
-Implemented: ``sendsms``, ``msgstatus``, ``getcredit`` and ``getrialcredit``, over the same account,
-messages and faults as v1rest (a fault injected for ``sendsms`` hits either API's ``sendsms``).
+Implemented: ``sendsms``, ``p2psendsms``, ``msgstatus``, ``getcredit`` and ``getrialcredit``, over
+the same account, messages and faults as v1rest (a fault injected for ``sendsms`` hits either API's
+``sendsms`` and ``p2psendsms``; one for ``getcredit`` hits ``getrialcredit`` too).
 Refusals are the numbered errors, with the HTTP status the reference gives: 1008 (validation; 401
 for wrong credentials), 1010 (HTTP 406, ``data.Invalids`` naming the invalid destinations), 1002
-(sender not active), 1006 (credit). Not yet: ``p2psendsms``, ``template``, ``templatelist``.
+(sender not active), 1006 (credit). Not yet: ``template``, ``templatelist``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from asanak_sandbox.rendering import JSON_TYPE, Reply
 from asanak_sandbox.state import NotAccepted, ProviderState
 
 API2_PREFIX = "/webservice/v2rest"
-V2_METHODS = ("sendsms", "msgstatus", "getcredit", "getrialcredit")
+V2_METHODS = ("sendsms", "p2psendsms", "msgstatus", "getcredit", "getrialcredit")
 MAX_BATCH = 100
 RIALS_PER_MESSAGE = Decimal(1000)
 """What the sandbox's rial credit is worth in messages (``getrialcredit`` = credit × this)."""
@@ -46,6 +47,10 @@ def _validation(message: str) -> _Numbered:
     return _Numbered(1008, message)
 
 
+def _not_accepted(exc: NotAccepted) -> _Numbered:
+    return _Numbered(1006 if "credit" in str(exc) else 1002, str(exc))
+
+
 def _text(fields: Mapping[str, Any], name: str) -> str:
     value = fields.get(name, "")
     if isinstance(value, list):
@@ -63,7 +68,7 @@ class V2Api:
 
     def serve(self, method: str, fields: Mapping[str, Any]) -> Reply:
         """Answer one v2rest call (and record it, with ``api`` ``v2rest``)."""
-        fault = self._faults.take(method if method != "getrialcredit" else "getcredit")
+        fault = self._faults.take({"getrialcredit": "getcredit", "p2psendsms": "sendsms"}.get(method, method))
         reply = canned_reply(fault) if fault is not None else None
         if reply is None:
             try:
@@ -73,6 +78,8 @@ class V2Api:
         reply.delay += self._latency()
         listed = {"sendsms": "destination", "msgstatus": "msgid"}.get(method)
         count = len(split_list(_text(fields, listed))) if listed else 0
+        if method == "p2psendsms" and isinstance(fields.get("data"), list):
+            count = len(fields["data"])
         self._state.record(method, "POST", 0 if reply.reset else reply.status, count, api="v2rest")
         return reply
 
@@ -82,6 +89,9 @@ class V2Api:
             raise _Numbered(1008, "invalid username or password", http=401)
         if method == "sendsms":
             msgids = self._sendsms(fields)
+            return envelope(200, "success", msgids[:-1] if drop_last else msgids)
+        if method == "p2psendsms":
+            msgids = self._p2psendsms(fields)
             return envelope(200, "success", msgids[:-1] if drop_last else msgids)
         if method == "msgstatus":
             return envelope(200, "success", self._msgstatus(fields))
@@ -98,6 +108,32 @@ class V2Api:
         text = _text(fields, "message")
         if not source or not text:
             raise _validation("source and message are required")
+        destinations = self._destinations(raw)
+        try:
+            return self._state.accept(source, destinations, text, to_blacklisted=blacklist_flag(fields))
+        except NotAccepted as exc:
+            raise _not_accepted(exc) from None
+
+    def _p2psendsms(self, fields: Mapping[str, Any]) -> list[int]:
+        items = fields.get("data")
+        if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
+            raise _validation("data must be a non-empty list of message objects")
+        if len(items) > MAX_BATCH:
+            raise _validation(f"at most {MAX_BATCH} messages per request")
+        lowered = [{str(key).lower(): value for key, value in item.items()} for item in items]
+        sources = [normalize_sender(_text(item, "source")) for item in lowered]
+        texts = [_text(item, "message") for item in lowered]
+        if not all(sources) or not all(texts):
+            raise _validation("every message needs a source and a message")
+        destinations = self._destinations([_text(item, "destination") for item in lowered])
+        flags = [blacklist_flag(item) for item in lowered]
+        try:
+            return self._state.accept_each(list(zip(sources, destinations, texts, flags, strict=True)))
+        except NotAccepted as exc:
+            raise _not_accepted(exc) from None
+
+    def _destinations(self, raw: list[str]) -> list[str]:
+        """The destinations in ``98…`` form; a 1010 naming the invalid and refused ones, if any."""
         invalid = [given for given in raw if normalize_destination(given) is None]
         refused = self._state.refused_among(raw, [normalize_destination(given) or given for given in raw])
         named = invalid + [given for given, is_named in refused if is_named]
@@ -105,11 +141,7 @@ class V2Api:
             raise _Numbered(1010, "destination list invalid", http=406, data={"Invalids": named})
         if refused:
             raise _validation("invalid destination")
-        try:
-            destinations = [normalize_destination(given) or given for given in raw]
-            return self._state.accept(source, destinations, text, to_blacklisted=blacklist_flag(fields))
-        except NotAccepted as exc:
-            raise _Numbered(1006 if "credit" in str(exc) else 1002, str(exc)) from None
+        return [normalize_destination(given) or given for given in raw]
 
     def _msgstatus(self, fields: Mapping[str, Any]) -> list[dict[str, str]]:
         msgids = split_list(_text(fields, "msgid"))

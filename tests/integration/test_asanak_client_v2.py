@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from asanak.client import API_V1, API_V2, AsanakClient
+from asanak.client import API_V1, API_V2, AsanakClient, P2PMessage
 from asanak.errors import AmbiguousError, CredentialsError, RejectedError, RetryableError
 from asanak_sandbox import AsanakSandbox, Fault
 
@@ -113,3 +113,44 @@ def test_given_rate_limiting_then_retryable_and_given_a_500_after_acting_then_am
     with pytest.raises(AmbiguousError):
         client.send_sms(SENDER, ["989121234567"], "hi")
     assert len(sandbox.sent) == 1  # it was sent: the answer was lost
+
+
+# -- p2psendsms: a different text per recipient, one call ------------------------------------------------
+def otp(n: int) -> P2PMessage:
+    return P2PMessage(SENDER, f"98912{n:07d}", f"کد شما {1000 + n}")
+
+
+def test_given_distinct_texts_then_one_p2p_call_sends_each_its_own_text_with_a_msgid_each(sandbox, client):
+    msgids = client.p2p_send([otp(n) for n in range(10)])
+
+    assert len(msgids) == 10 and len(set(msgids)) == 10
+    assert [(sms.msgid, sms.destination, sms.text) for sms in sandbox.sent] == [
+        (msgid, f"98912{n:07d}", f"کد شما {1000 + n}") for n, msgid in enumerate(msgids)
+    ]
+    assert v2_calls(sandbox) == [("p2psendsms", 200)]
+
+
+def test_given_a_p2p_call_naming_an_invalid_destination_then_it_is_refused_by_name(sandbox, client):
+    sandbox.refuse_destinations([otp(3).destination], named=True)
+
+    with pytest.raises(RejectedError) as refused:
+        client.p2p_send([otp(n) for n in range(5)])
+
+    assert (refused.value.reason, refused.value.destinations) == (
+        "invalid_destination",
+        (otp(3).destination,),
+    )
+    assert sandbox.sent == []
+
+
+def test_given_a_p2p_answer_with_a_msgid_missing_then_ambiguous_never_a_guess(sandbox, client):
+    sandbox.inject(Fault("missing_msgid", method="sendsms"))
+
+    with pytest.raises(AmbiguousError):
+        client.p2p_send([otp(n) for n in range(3)])
+
+
+def test_given_v1rest_then_p2p_is_refused_before_any_request(sandbox):
+    with pytest.raises(ValueError, match="v2rest"):
+        AsanakClient(sandbox.base_url, "user", "pass").p2p_send([otp(1)])
+    assert sandbox.calls == []

@@ -80,3 +80,44 @@ def test_given_v2rest_says_not_now_then_nothing_is_rejected_and_the_record_is_ke
     asanak.credit = Decimal(10)
     assert send(sqs_event({"to": "09121234567", "text": "hi", "id": "v2-3"})) == {"batchItemFailures": []}
     assert len(asanak.sent) == 1
+
+
+# -- many texts, one call ------------------------------------------------------------------------------------
+def otp_batch(count: int) -> list[dict]:
+    return [{"to": f"0912{n:07d}", "text": f"کد ورود شما {4000 + n}", "id": f"otp-{n}"} for n in range(count)]
+
+
+def test_given_ten_one_time_codes_then_one_p2p_call_and_each_recipient_gets_its_own_text_and_msgid(
+    stack, asanak, world
+):
+    send, _ = world
+
+    response = send(sqs_event(*otp_batch(10)))
+
+    assert response == {"batchItemFailures": []}
+    assert [(call.method, call.count) for call in asanak.calls] == [("p2psendsms", 10)]
+    sent = {sms.destination: (sms.text, sms.msgid) for sms in asanak.sent}
+    assert {to: text for to, (text, _) in sent.items()} == {
+        f"98912{n:07d}": f"کد ورود شما {4000 + n}" for n in range(10)
+    }
+    accepted = {d["to"]: (d["request_id"], d["msgid"]) for d in stack.details("SMS Accepted")}
+    assert accepted == {f"98912{n:07d}": (f"otp-{n}", sent[f"98912{n:07d}"][1]) for n in range(10)}
+
+
+def test_given_a_p2p_call_refusing_one_destination_then_only_it_is_rejected_and_the_rest_sent_at_once(
+    stack, asanak, world
+):
+    send, _ = world
+    asanak.refuse_destinations(["989120000003"], named=True)
+
+    response = send(sqs_event(*otp_batch(5)))
+
+    assert response == {"batchItemFailures": []}
+    assert [(call.method, call.status) for call in asanak.calls] == [("p2psendsms", 406), ("p2psendsms", 200)]
+    assert sorted(sms.destination for sms in asanak.sent) == [f"98912{n:07d}" for n in (0, 1, 2, 4)]
+    [rejected] = stack.details("SMS Rejected")
+    assert (rejected["to"], rejected["request_id"], rejected["reason"]) == (
+        "989120000003",
+        "otp-3",
+        "provider_rejected",
+    )

@@ -272,3 +272,14 @@ def test_given_the_option_unset_then_a_request_is_the_same_content_as_before_the
 def test_given_a_blacklist_option_that_is_not_a_boolean_then_the_request_is_refused_clearly(flag):
     with pytest.raises(PoisonRequest, match="'to_blacklisted' must be true or false"):
         blacklisted("r1", ["09121234567"], flag)
+
+
+def test_given_a_provider_taking_a_text_per_recipient_then_distinct_texts_of_one_sender_share_calls():
+    codes = [plan(f"r{n}", [f"0912{n:07d}"], text=f"code {n}") for n in range(150)]
+    other_sender = plan("s1", ["09351234567"], sender="98300012345")
+    flagged = blacklisted("b1", ["09131234567"], True)
+
+    calls = group_calls([*codes, other_sender, flagged], max_batch=100, texts_per_recipient=True)
+
+    assert sorted(len(call) for call in calls) == [1, 1, 50, 100]
+    assert sorted(len(group_calls(codes, max_batch=100)) for _ in [0]) == [150]  # one text per call otherwise

@@ -20,6 +20,9 @@ from asanak.errors import (
 from asanak.numbers import InvalidNumberError, normalize_number
 
 SENDSMS, MSGSTATUS, GETCREDIT, GETRIALCREDIT = "sendsms", "msgstatus", "getcredit", "getrialcredit"
+P2PSENDSMS = "p2psendsms"
+SENDING = frozenset({SENDSMS, P2PSENDSMS})
+"""Methods that send: an answer lost or broken after the request may mean the SMS went out."""
 
 # Keywords that name the reason of a refusal, in English and Persian; checked in this order.
 _RETRY_WORDS = (
@@ -110,7 +113,7 @@ def _by_status(method: str, status: int, text: str) -> tuple[type[AsanakError], 
     if 300 <= status < 400:
         # Not acted on; a moved endpoint is a configuration problem, not the messages' fault.
         return RetryableError, "unexpected redirect: check the base URL"
-    if status >= 500 and method != SENDSMS:
+    if status >= 500 and method not in SENDING:
         return RetryableError, f"provider error on the read-only {method}"
     return None
 
@@ -147,7 +150,7 @@ def _by_body(method: str, status: int, text: str, body: str, secrets: Sequence[s
 
 
 def _unreadable(method: str, status: int, body: str, is_2xx: bool) -> AsanakError:
-    if method != SENDSMS:
+    if method not in SENDING:
         return RetryableError(
             f"unreadable answer to {method}", method=method, http_status=status, body_excerpt=body
         )

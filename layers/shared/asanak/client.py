@@ -49,6 +49,7 @@ default, as the manual recommends) keeps it out of URLs altogether.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
@@ -56,7 +57,7 @@ from urllib.parse import urlsplit
 import urllib3
 
 from asanak import _parse
-from asanak.answers import GETCREDIT, GETRIALCREDIT, MSGSTATUS, SENDSMS, classify_answer
+from asanak.answers import GETCREDIT, GETRIALCREDIT, MSGSTATUS, P2PSENDSMS, SENDSMS, classify_answer
 from asanak.batching import MAX_BATCH, chunked
 from asanak.errors import AmbiguousError, excerpt
 from asanak.statuses import MessageStatus
@@ -64,6 +65,49 @@ from asanak.transport import USER_AGENT, Transport
 
 API_V1, API_V2 = "v1rest", "v2rest"
 BLACKLIST_FLAG = "send_to_black_list"  # Asanak's clients' spelling (Postman: send_to_blacklist)
+
+
+@dataclass(frozen=True)
+class P2PMessage:
+    """One message of a ``p2psendsms`` call: its own sender, destination and text."""
+
+    source: str
+    destination: str
+    message: str
+    to_blacklisted: bool = False
+
+    def fields(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "source": self.source,
+            "destination": self.destination,
+            "message": self.message,
+        }
+        if self.to_blacklisted:
+            item[BLACKLIST_FLAG] = True
+        return item
+
+
+def _checked(base_url: str, http_method: str) -> tuple[str, str]:
+    """The API a base URL names and the HTTP method to use; ``ValueError`` for a URL or method the
+    client cannot use."""
+    parsed = urllib3.util.parse_url(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError("base_url must be an http(s) URL such as https://panel.asanak.com/webservice/v1rest")
+    if parsed.auth or parsed.query:
+        raise ValueError("base_url must not carry credentials or a query string")
+    method = http_method.upper()
+    if method not in ("GET", "POST"):
+        raise ValueError(f"http_method must be GET or POST, got {http_method!r}")
+    api = api_of(base_url)
+    if api == API_V2 and method != "POST":
+        raise ValueError("v2rest takes every call as a POST with a JSON body")
+    return api, method
+
+
+def _check_destinations(destinations: Sequence[str]) -> None:
+    for destination in destinations:
+        if not destination or "," in destination or "-" in destination:
+            raise ValueError(f"invalid destination {destination!r}")
 
 
 def api_of(base_url: str) -> str:
@@ -78,6 +122,7 @@ __all__ = [
     "USER_AGENT",
     "AsanakClient",
     "MessageStatus",
+    "P2PMessage",
     "api_of",
     "chunked",
     "classify_answer",
@@ -107,21 +152,9 @@ class AsanakClient:
         accept: str = "application/json",
         pool: urllib3.PoolManager | None = None,
     ) -> None:
-        parsed = urllib3.util.parse_url(base_url)
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ValueError(
-                "base_url must be an http(s) URL such as https://panel.asanak.com/webservice/v1rest"
-            )
-        if parsed.auth or parsed.query:
-            raise ValueError("base_url must not carry credentials or a query string")
-        method = http_method.upper()
-        if method not in ("GET", "POST"):
-            raise ValueError(f"http_method must be GET or POST, got {http_method!r}")
-        self.api = api_of(base_url)
-        if self.api == API_V2 and method != "POST":
-            raise ValueError("v2rest takes every call as a POST with a JSON body")
         if not username or not password:
             raise ValueError("username and password must not be empty")
+        self.api, method = _checked(base_url, http_method)
         self._transport = Transport(
             base_url,
             (username, password),
@@ -167,9 +200,7 @@ class AsanakClient:
             raise TypeError("destinations must be a sequence of numbers, not one string")
         if not 1 <= len(destinations) <= MAX_BATCH:
             raise ValueError(f"sendsms takes 1 to {MAX_BATCH} destinations, got {len(destinations)}")
-        for destination in destinations:
-            if not destination or "," in destination or "-" in destination:
-                raise ValueError(f"invalid destination {destination!r}")
+        _check_destinations(destinations)
         params: dict[str, Any] = {"source": source, "destination": ",".join(destinations), "message": message}
         if to_blacklisted:
             params[BLACKLIST_FLAG] = True if self.api == API_V2 else "true"  # a JSON boolean on v2rest
@@ -179,6 +210,27 @@ class AsanakClient:
         raise AmbiguousError(
             f"provider answered {len(msgids)} msgids for {len(destinations)} destinations",
             method=SENDSMS,
+            http_status=status,
+            body_excerpt=excerpt(text, self._transport.secrets),
+        )
+
+    def p2p_send(self, messages: Sequence[P2PMessage]) -> list[str]:
+        """Send 1–100 messages, each its own text (and sender) to its destination, in one call
+        (v2rest's ``p2psendsms``; ``ValueError`` on v1rest, before any request). One msgid per
+        message, in order; a different number of msgids is an :class:`AmbiguousError`, as for
+        :meth:`send_sms`."""
+        if self.api != API_V2:
+            raise ValueError("p2psendsms is a v2rest method: use a .../v2rest base URL")
+        if not 1 <= len(messages) <= MAX_BATCH:
+            raise ValueError(f"p2psendsms takes 1 to {MAX_BATCH} messages, got {len(messages)}")
+        _check_destinations([m.destination for m in messages])
+        data = [m.fields() for m in messages]
+        msgids, status, text = self._ask(P2PSENDSMS, {"data": data}, _parse.parse_msgids, _parse.msgids_of)
+        if len(msgids) == len(messages):
+            return msgids
+        raise AmbiguousError(
+            f"provider answered {len(msgids)} msgids for {len(messages)} messages",
+            method=P2PSENDSMS,
             http_status=status,
             body_excerpt=excerpt(text, self._transport.secrets),
         )

@@ -17,7 +17,7 @@ import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, SSLError
 
 from asanak import _parse
-from asanak.answers import SENDSMS, classify_answer
+from asanak.answers import SENDING, classify_answer
 from asanak.errors import AmbiguousError, AsanakError, RetryableError, scrub
 
 USER_AGENT = "asanak-sms-gateway/0.1"
@@ -131,7 +131,7 @@ class Transport:
         detail = scrub(f"{type(exc).__name__}: {exc}", (self._password,))
         if _never_connected(exc):
             return RetryableError(f"could not connect: {detail}", method=method)
-        if method == SENDSMS:
+        if method in SENDING:
             return AmbiguousError(
                 f"request sent but no answer, the SMS may be queued: {detail}", method=method
             )

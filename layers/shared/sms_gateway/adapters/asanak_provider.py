@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import urllib3
 from asanak.batching import MAX_BATCH
-from asanak.client import API_V2, AsanakClient, api_of
+from asanak.client import API_V2, AsanakClient, P2PMessage, api_of
 from asanak.errors import (
     AmbiguousError,
     AsanakError,
@@ -28,6 +28,7 @@ from asanak.errors import (
 from asanak.statuses import MessageStatus
 
 from sms_gateway.adapters.secrets import Credentials, SecretCredentials
+from sms_gateway.domain.model import Outgoing
 from sms_gateway.domain.ports import SmsProvider
 from sms_gateway.domain.provider_failures import FailureKind, ProviderFailure
 
@@ -133,6 +134,15 @@ class AsanakProvider(SmsProvider):
 
     def credit(self) -> Decimal:
         return self._call(lambda client: client.get_credit())
+
+    @property
+    def texts_per_recipient(self) -> bool:  # type: ignore[override]
+        """On v2rest: p2psendsms sends a different text per recipient in one call."""
+        return api_of(self._base_url) == API_V2
+
+    def send_each(self, items: Sequence[Outgoing]) -> list[str]:
+        messages = [P2PMessage(i.source, i.destination, i.text, i.to_blacklisted) for i in items]
+        return self._call(lambda client: client.p2p_send(messages))
 
     def rial_credit(self) -> Decimal | None:
         if api_of(self._base_url) != API_V2:

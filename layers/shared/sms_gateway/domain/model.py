@@ -129,3 +129,13 @@ class InboundRecord:
     created_at: datetime
     expires_at: datetime
     keyword: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One SMS of a call that gives each recipient its own text (``SmsProvider.send_each``)."""
+
+    source: str
+    destination: str
+    text: str
+    to_blacklisted: bool = False

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         InboundRecord,
         Lease,
         Message,
+        Outgoing,
         Rejections,
         StatusChange,
     )
@@ -146,7 +147,10 @@ class SmsProvider(ABC):
     adapter, once); any other exception is a fault of ours (``internal``)."""
 
     max_batch: int = MAX_BATCH
-    """Most destinations per :meth:`send` and msgids per :meth:`status`."""
+    """Most destinations per :meth:`send` (items per :meth:`send_each`) and msgids per :meth:`status`."""
+
+    texts_per_recipient: bool = False
+    """Whether :meth:`send_each` takes a different text per recipient in one call."""
 
     @abstractmethod
     def send(
@@ -154,6 +158,11 @@ class SmsProvider(ABC):
     ) -> list[str]:
         """Send ``text`` to every destination; one msgid per destination, in order. ``to_blacklisted``
         asks the provider to deliver to numbers on the national advertising blacklist too."""
+
+    def send_each(self, items: Sequence[Outgoing]) -> list[str]:
+        """Send each item's text to its destination, all in one call; one msgid per item, in order.
+        Only where :attr:`texts_per_recipient`."""
+        raise NotImplementedError("this provider takes one text per call")
 
     @abstractmethod
     def status(self, msgids: Sequence[str]) -> list[MessageStatus]:

@@ -9,22 +9,39 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 
 from sms_gateway.domain.errors import LeaseHeld, OutOfTime
 from sms_gateway.domain.events import Reason
-from sms_gateway.domain.model import Blocked, Message, State
+from sms_gateway.domain.model import Blocked, Message, Outgoing, State
+from sms_gateway.domain.ports import SmsProvider
 from sms_gateway.domain.provider_failures import FailureKind, ProviderFailure
 from sms_gateway.domain.sending.leases import Leases
 from sms_gateway.domain.sending.plans import Attempt, Call, Context
+from sms_gateway.domain.sending.requests import SmsRequest
 from sms_gateway.domain.tally import Tally
 from sms_gateway.domain.tracking.schedule import first_check_at
 
 logger = logging.getLogger("sms_gateway.send")
 
 
+def send_through(
+    provider: SmsProvider, messages: Sequence[Message], texts: Mapping[str, str], request: SmsRequest
+) -> list[str]:
+    """One provider call for ``messages`` (each number's text in ``texts``; sender and blacklist
+    option from ``request``): one ``send`` when they share a text, else one ``send_each`` (a different
+    text per recipient, on a provider that takes them in one call)."""
+    distinct = {texts[m.to] for m in messages}
+    flag = request.to_blacklisted
+    if len(distinct) == 1:
+        return provider.send(request.sender, [m.to for m in messages], distinct.pop(), to_blacklisted=flag)
+    return provider.send_each([Outgoing(request.sender, m.to, texts[m.to], flag) for m in messages])
+
+
 class ProviderCall:
-    """One group of recipients sharing a sender and a text: leased, sent (split on unnamed refusals)
-    and settled. Returns the failure that must make its records retry, if any."""
+    """One group of recipients sharing a sender (and a text, unless the provider takes a text per
+    recipient): leased, sent (split on unnamed refusals) and settled. Returns the failure that must
+    make its records retry, if any."""
 
     def __init__(self, context: Context, leases: Leases, call: Call, attempt: Attempt, tally: Tally) -> None:
         self._ctx = context
@@ -35,6 +52,7 @@ class ProviderCall:
         self._tally = tally
         self._request = call[0][0].request
         self._messages = [message for _, message in call]
+        self._texts = {message.to: plan.request.text for plan, message in call}  # a number once per call
         self._failure: BaseException | None = None
 
     def run(self) -> BaseException | None:
@@ -82,12 +100,7 @@ class ProviderCall:
             return
         started = time.perf_counter()
         try:
-            msgids = self._ctx.provider.send(
-                self._request.sender,
-                [m.to for m in messages],
-                self._request.text,
-                to_blacklisted=self._request.to_blacklisted,
-            )
+            msgids = send_through(self._ctx.provider, messages, self._texts, self._request)
         except ProviderFailure as failure:
             self._refused(messages, failure)
             return

@@ -82,12 +82,13 @@ def body_key(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
-def group_calls(plans: Sequence[Plan], max_batch: int) -> list[Call]:
+def group_calls(plans: Sequence[Plan], max_batch: int, *, texts_per_recipient: bool = False) -> list[Call]:
     """Recipients grouped by (sender, text, blacklist option) across the batch, at most ``max_batch``
     per call and no number twice in one call (two requests may share a text and a recipient). A
     (request, recipient) is in one call at most: all calls of an attempt hold the same lease token,
-    so a second one would pass for our own earlier write."""
-    groups: dict[tuple[str, str, bool], list[Call]] = defaultdict(list)
+    so a second one would pass for our own earlier write. With ``texts_per_recipient`` (a provider
+    that takes a text per recipient in one call) recipients of different texts share calls too."""
+    groups: dict[tuple[str, str | None, bool], list[Call]] = defaultdict(list)
     placed: set[tuple[str, str]] = set()
     for plan in plans:
         for message in plan.to_send:
@@ -96,7 +97,8 @@ def group_calls(plans: Sequence[Plan], max_batch: int) -> list[Call]:
                 continue
             placed.add((message.request_id, message.to))
             request = plan.request
-            chunks = groups[(request.sender, request.text, request.to_blacklisted)]
+            text = None if texts_per_recipient else request.text
+            chunks = groups[(request.sender, text, request.to_blacklisted)]
             for chunk in chunks:
                 if len(chunk) < max_batch and all(m.to != message.to for _, m in chunk):
                     chunk.append((plan, message))

@@ -160,7 +160,9 @@ class SendService:
         try:
             plans = self._plans(envelopes, outcome, tally)
             self._preparer.prepare_all(plans, tally)
-            calls = group_calls([p for p in plans if p.failure is None], self._ctx.provider.max_batch)
+            provider = self._ctx.provider
+            ready = [plan for plan in plans if plan.failure is None]
+            calls = group_calls(ready, provider.max_batch, texts_per_recipient=provider.texts_per_recipient)
             self._run(calls, attempt, tally)
             self._finish(plans, outcome)
         finally:
