@@ -176,9 +176,14 @@ class World:
         self.sandbox.clock.advance(seconds)
 
     # -- what happened ---------------------------------------------------------------------------------
-    def calls(self, method: str) -> int:
-        """Provider calls of ``method`` the sandbox answered so far."""
-        return sum(1 for call in self.sandbox.calls if call.method == method)
+    def calls(self, *methods: str) -> int:
+        """Provider calls of any of ``methods`` the sandbox answered so far."""
+        return sum(1 for call in self.sandbox.calls if call.method in methods)
+
+    def use_api(self, api: str) -> None:
+        """Point the functions at the sandbox's ``v1rest`` or ``v2rest`` (AsanakBaseUrl alone changes)."""
+        base_url = self.sandbox.base_url_v2 if api == "v2rest" else self.sandbox.base_url
+        self.configure(ASANAK_BASE_URL=base_url)
 
     @property
     def endpoint(self) -> str:
