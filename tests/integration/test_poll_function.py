@@ -460,6 +460,7 @@ def test_given_the_function_is_about_to_time_out_then_no_work_starts(world):
     assert world.metrics["RunsSkipped"] == [1]
 
 
+@pytest.mark.parametrize("asanak_api", ["v1rest"])  # v2rest also reads rials: test_v2rest_gateway.py
 def test_given_runs_every_minute_then_credit_is_read_at_most_every_few_minutes_and_published(world):
     world.asanak.credit = 742
     world.poll()
