@@ -236,6 +236,7 @@ def test_given_a_multipart_message_then_partial_codes_are_reported_and_12_turns_
 
 
 # -- volume and quiet runs ---------------------------------------------------------------------------
+@pytest.mark.parametrize("asanak_api", ["v1rest"])  # a minute of moto at this volume: once is enough
 def test_given_1000_messages_in_flight_when_one_run_polls_them_then_exactly_10_msgstatus_calls(world):
     put_in_flight(world, 1000, status=9)
     world.advance(21)  # all due; the sandbox shows 9 (SentToDest), which they already have
