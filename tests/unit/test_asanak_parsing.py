@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import pickle
 from decimal import Decimal
 
@@ -592,3 +593,14 @@ def test_given_an_answer_echoing_the_password_when_classified_then_the_excerpt_i
     assert "Q7-secret" not in classified.body_excerpt
     assert "Q7-secret" not in str(classified)
     assert isinstance(classified, CredentialsError)
+
+
+def test_given_a_v2_error_echoing_a_password_with_a_quote_then_no_part_of_it_survives():
+    password = 'ab"SECRET\\TAIL'  # a quote and a backslash: JSON escapes both
+    request = json.dumps({"username": "u", "password": password, "source": "98300012345"})
+    echoed = '{"meta": {"status": 1008, "message": "bad input"}, "data": ' + request + "}"
+
+    error = classify_answer("sendsms", 400, echoed, (password,))
+
+    assert "SECRET" not in error.body_excerpt and "TAIL" not in error.body_excerpt
+    assert "SECRET" not in str(error)

@@ -268,7 +268,7 @@ def test_given_the_option_unset_then_a_request_is_the_same_content_as_before_the
     assert on.fingerprint != off.fingerprint  # the same id with the option is other content
 
 
-@pytest.mark.parametrize("flag", ["yes", 1, None])
+@pytest.mark.parametrize("flag", ["yes", 1, "true"])
 def test_given_a_blacklist_option_that_is_not_a_boolean_then_the_request_is_refused_clearly(flag):
     with pytest.raises(PoisonRequest, match="'to_blacklisted' must be true or false"):
         blacklisted("r1", ["09121234567"], flag)
@@ -283,3 +283,16 @@ def test_given_a_provider_taking_a_text_per_recipient_then_distinct_texts_of_one
 
     assert sorted(len(call) for call in calls) == [1, 1, 50, 100]
     assert sorted(len(group_calls(codes, max_batch=100)) for _ in [0]) == [150]  # one text per call otherwise
+
+
+def test_given_a_request_queued_with_the_option_before_it_existed_then_its_stored_recipients_still_match():
+    # Unknown fields were ignored then: such a body was stored under the fingerprint without the option.
+    before = plan("r1", ["09121234567"]).request.fingerprint
+    now = blacklisted("r1", ["09121234567"], True).request
+
+    assert now.same_content(before)
+    assert not plan("r1", ["09351234567"]).request.same_content(before)
+
+
+def test_given_the_blacklist_option_null_then_it_is_off_like_other_optional_fields():
+    assert blacklisted("r1", ["09121234567"], None).request.to_blacklisted is False

@@ -25,6 +25,7 @@ it puts into one with :func:`scrub`. Errors survive ``pickle`` and ``copy`` with
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -51,20 +52,23 @@ REASONS = frozenset(
 _MASK = "***"
 # username=…/password=… in a query string or form body, and "username": "…" in JSON-ish text.
 _QUERY_SECRET = re.compile(r"(?i)\b(user(?:name)?|pass(?:word)?)=[^&\s\"'<>]*")
-_JSON_SECRET = re.compile(r"(?i)([\"']?\b(?:user(?:name)?|pass(?:word)?)[\"']?\s*:\s*)(\"[^\"]*\"|'[^']*')")
+_JSON_SECRET = re.compile(
+    r"(?i)([\"']?\b(?:user(?:name)?|pass(?:word)?)[\"']?\s*:\s*)(\"(?:[^\"\\]|\\.)*\"|'[^']*')"
+)
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with ``username=``/``password=`` values and every literal secret replaced by ``***``.
 
-    Secrets are also removed in their URL-encoded forms, as a query string would echo them.
+    Secrets are also removed in their URL-encoded forms, as a query string would echo them, and in
+    their JSON-escaped form, as a v2rest body would.
     """
     text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}={_MASK}", text)
     text = _JSON_SECRET.sub(lambda m: f'{m.group(1)}"{_MASK}"', text)
     for secret in secrets:
         if not secret:
             continue
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+        for form in {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}:
             text = text.replace(form, _MASK)
     return text
 

@@ -51,7 +51,7 @@ class Preparer:
         envelope = plan.envelopes[0]
         log = {"request_id": request.request_id, "sqs_message_id": envelope.message_id}
         existing = self._ctx.store.messages_of(request.request_id)
-        if any(m.fingerprint not in (None, request.fingerprint) for m in existing.values()):
+        if not all(request.same_content(m.fingerprint) for m in existing.values()):
             self._reject.reused_id(envelope, request, tally)
             return
         if any(m.owner != envelope.message_id for m in existing.values()):

@@ -65,8 +65,18 @@ class SmsRequest:
 
     @property
     def fingerprint(self) -> str:
+        """The request's content: sender, text, recipients, and the blacklist option when set (so
+        that fingerprints stored before the option existed stay valid)."""
+        return self._fingerprint(with_option=self.to_blacklisted)
+
+    def same_content(self, stored: str | None) -> bool:
+        """Whether a stored fingerprint is this request's (``None``: stored without one). A body that
+        carried the option before it existed was stored without it: that still matches."""
+        return stored in (None, self.fingerprint, self._fingerprint(with_option=False))
+
+    def _fingerprint(self, *, with_option: bool) -> str:
         content: list[Any] = [self.sender, self.text, sorted(self.recipients)]
-        if self.to_blacklisted:  # only when set: fingerprints stored before the option stay valid
+        if with_option:
             content.append("to_blacklisted")
         canonical = json.dumps(content, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
@@ -205,7 +215,7 @@ def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsReq
         sender = normalize_sender(sender_raw)
     except InvalidNumberError as exc:
         raise poison(f"'from' is not a sender number: {exc}") from exc
-    to_blacklisted = payload.get("to_blacklisted", False)
+    to_blacklisted = payload.get("to_blacklisted") or False  # absent or null: off
     if not isinstance(to_blacklisted, bool):
         raise poison("'to_blacklisted' must be true or false")
     recipients, invalid = _recipients(payload, request_id, meta)
