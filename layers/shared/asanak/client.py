@@ -204,15 +204,7 @@ class AsanakClient:
         params: dict[str, Any] = {"source": source, "destination": ",".join(destinations), "message": message}
         if to_blacklisted:
             params[BLACKLIST_FLAG] = True if self.api == API_V2 else "true"  # a JSON boolean on v2rest
-        msgids, status, text = self._ask(SENDSMS, params, _parse.parse_msgids, _parse.msgids_of)
-        if len(msgids) == len(destinations):
-            return msgids
-        raise AmbiguousError(
-            f"provider answered {len(msgids)} msgids for {len(destinations)} destinations",
-            method=SENDSMS,
-            http_status=status,
-            body_excerpt=excerpt(text, self._transport.secrets),
-        )
+        return self._msgids(SENDSMS, params, len(destinations), "destinations")
 
     def p2p_send(self, messages: Sequence[P2PMessage]) -> list[str]:
         """Send 1–100 messages, each its own text (and sender) to its destination, in one call
@@ -224,13 +216,17 @@ class AsanakClient:
         if not 1 <= len(messages) <= MAX_BATCH:
             raise ValueError(f"p2psendsms takes 1 to {MAX_BATCH} messages, got {len(messages)}")
         _check_destinations([m.destination for m in messages])
-        data = [m.fields() for m in messages]
-        msgids, status, text = self._ask(P2PSENDSMS, {"data": data}, _parse.parse_msgids, _parse.msgids_of)
-        if len(msgids) == len(messages):
+        return self._msgids(P2PSENDSMS, {"data": [m.fields() for m in messages]}, len(messages), "messages")
+
+    def _msgids(self, method: str, fields: dict[str, Any], expected: int, what: str) -> list[str]:
+        """A sending call's msgids, one per SMS asked for; another number is an AmbiguousError: the
+        provider accepted something, but what is unknown."""
+        msgids, status, text = self._ask(method, fields, _parse.parse_msgids, _parse.msgids_of)
+        if len(msgids) == expected:
             return msgids
         raise AmbiguousError(
-            f"provider answered {len(msgids)} msgids for {len(messages)} messages",
-            method=P2PSENDSMS,
+            f"provider answered {len(msgids)} msgids for {expected} {what}",
+            method=method,
             http_status=status,
             body_excerpt=excerpt(text, self._transport.secrets),
         )
