@@ -75,9 +75,9 @@ class World:
 
     @property
     def store(self):
-        from sms_gateway import wiring as factories
+        from sms_gateway import wiring
 
-        return factories.tracking_store(self.stack.table_name)
+        return wiring.tracking_store(self.stack.table_name)
 
     def service(self, **overrides: Any):
         """A TrackingService on the real adapters and settings (for runs driven from the test)."""

@@ -348,10 +348,10 @@ def test_given_a_post_when_pushed_then_404_not_found(stack, receive):
 
 @pytest.fixture
 def allow_list(stack, monkeypatch):
-    from sms_gateway import wiring as factories
+    from sms_gateway import wiring
 
     monkeypatch.setenv("ALLOWED_SOURCE_CIDRS", "203.0.113.0/24, 2001:db8::/32")
-    factories.reset()
+    wiring.reset()
 
 
 @pytest.mark.parametrize("source_ip", ["203.0.113.10", "203.0.113.250", "2001:db8::7", "203.0.113.10/32"])
@@ -606,11 +606,11 @@ def test_given_an_opt_out_pushed_twice_when_pushed_then_one_event_and_still_opte
 
 
 def test_given_custom_keywords_when_pushed_then_they_are_used(stack, push, monkeypatch):
-    from sms_gateway import wiring as factories
+    from sms_gateway import wiring
 
     monkeypatch.setenv("OPT_OUT_KEYWORDS", "بس است,halt")
     monkeypatch.setenv("OPT_IN_KEYWORDS", "again")
-    factories.reset()
+    wiring.reset()
 
     ok(push({**PUSH, "Msg Body": "بس‌است"}))  # with a ZWNJ instead of the space
     ok(push({**PUSH, "Msg Body": "STOP", "ReceiveTime": "2024-03-20 12:01:00"}))

@@ -212,14 +212,14 @@ def test_given_connection_dropped_after_request_was_sent_then_outcome_unknown_no
 
 def test_given_connection_refused_then_retried_later_without_loss(stack, asanak, send, monkeypatch):
     monkeypatch.setenv("ASANAK_BASE_URL", "http://127.0.0.1:9/webservice/v1rest")  # nothing listens there
-    from sms_gateway import wiring as factories
+    from sms_gateway import wiring
 
-    factories.reset()
+    wiring.reset()
     event = sqs_event({"to": "09121234567", "text": "refused"}, message_ids=["m-refused-conn"])
     assert failed_ids(send(event)) == {"m-refused-conn"}
 
     monkeypatch.setenv("ASANAK_BASE_URL", asanak.base_url)
-    factories.reset()
+    wiring.reset()
     assert send(event) == {"batchItemFailures": []}
     assert len(asanak.sent) == 1
 

@@ -17,7 +17,7 @@ Access patterns: a request and all its recipients are one ``Query`` on ``pk``; a
 holds exactly the work the poller has to do and a poll run reads in proportion to it, never to the
 table. Every item carries ``expires_at`` (the table's TTL attribute).
 
-The table name is bound at run time by :func:`bind_table` (called by the repository factories), never
+The table name is bound at run time by :func:`bind_table` (called by the DynamoDB stores), never
 at import time.
 """
 
