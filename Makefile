@@ -26,7 +26,7 @@ help:
 	@echo "make demo      run the stack, send a few messages, show their lifecycle, exit"
 	@echo "make test      everything CI checks: lint, template validation, the whole test suite"
 	@echo "make bench     benchmarks against a naive baseline"
-	@echo "make sim N=…   the send path's duplicate/loss simulation over N seeded schedules (SEED=first seed)"
+	@echo "make sim N=…   the send path's duplicate/loss simulation over N seeded schedules (SEED=first seed, P2P=1: v2rest's p2psendsms)"
 	@echo "make build     sam build;  make deploy: sam deploy (guided the first time)"
 
 # --- virtualenvs: (re)created when missing or when a pinned file changes -------------------------
@@ -94,7 +94,7 @@ republish: $(VENV)/.installed
 N ?= 10000
 SEED ?= 0
 sim: $(VENV)/.installed
-	$(LOCAL_PATH) $(PY) -m tests.sim --schedules $(N) --seed $(SEED)
+	$(LOCAL_PATH) $(PY) -m tests.sim --schedules $(N) --seed $(SEED) $(if $(P2P),--p2p)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -29,6 +29,7 @@ from sms_gateway.domain.model import (
     InboundRecord,
     Lease,
     Message,
+    Outgoing,
     Rejections,
     State,
     StatusChange,
@@ -230,24 +231,46 @@ class ScriptedProvider(SmsProvider):
     """A provider whose answer to each ``send`` is decided by ``answer(destinations, text)``: return
     msgids or raise. Every call is recorded. An Asanak error raised by ``answer`` reaches the service
     as the Asanak adapter hands it over (classified into a ProviderFailure), so scripts are written in
-    the provider's terms."""
+    the provider's terms. With ``each(pairs)`` it also takes a text per recipient in one call
+    (``send_each``, as p2psendsms), answering for (text, destination) pairs."""
 
-    def __init__(self, answer: Callable[[Sequence[str], str], list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        answer: Callable[[Sequence[str], str], list[str]] | None = None,
+        *,
+        each: Callable[[list[tuple[str, str]]], list[str]] | None = None,
+    ) -> None:
         self.calls: list[tuple[str, tuple[str, ...], str]] = []
         self.blacklist_flags: list[bool] = []  # each call's to_blacklisted
         self._answer = answer or (
             lambda destinations, text: [str(1000 + i) for i in range(len(destinations))]
         )
+        self._each = each
+        self.texts_per_recipient = each is not None
         self._lock = threading.Lock()
 
     def send(
         self, source: str, destinations: Sequence[str], text: str, *, to_blacklisted: bool = False
     ) -> list[str]:
+        self._record(source, destinations, text, to_blacklisted)
+        return self._classified(lambda: self._answer(destinations, text))
+
+    def send_each(self, items: Sequence[Outgoing]) -> list[str]:
+        assert self._each is not None, "this provider takes one text per call"
+        self._record(
+            items[0].source, [i.destination for i in items], "(a text each)", items[0].to_blacklisted
+        )
+        return self._classified(lambda: self._each([(i.text, i.destination) for i in items]))  # type: ignore[misc]
+
+    def _record(self, source: str, destinations: Sequence[str], text: str, flag: bool) -> None:
         with self._lock:
             self.calls.append((source, tuple(destinations), text))
-            self.blacklist_flags.append(to_blacklisted)
+            self.blacklist_flags.append(flag)
+
+    @staticmethod
+    def _classified(answer: Callable[[], list[str]]) -> list[str]:
         try:
-            return self._answer(destinations, text)
+            return answer()
         except AsanakError as error:
             raise classify(error) from error
 

@@ -17,11 +17,12 @@ def main() -> int:
     parser.add_argument("-n", "--schedules", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--steps", type=int, default=30, help="random steps per schedule before healing")
+    parser.add_argument("--p2p", action="store_true", help="a provider taking a text per recipient (v2rest)")
     args = parser.parse_args()
     started = time.monotonic()
     failing = 0
     for seed in range(args.seed, args.seed + args.schedules):
-        violations = World(seed, steps=args.steps).run()
+        violations = World(seed, steps=args.steps, p2p=args.p2p).run()
         if violations:
             failing += 1
             for violation in violations[:5]:

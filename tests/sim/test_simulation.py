@@ -13,13 +13,31 @@ from tests.sim.world import World
 SCHEDULES = 1500  # about 15 s here; `make sim N=100000` runs many more
 
 
+@pytest.mark.parametrize("p2p", [False, True], ids=["one text per call", "a text each (p2psendsms)"])
 @pytest.mark.parametrize("block", range(5))
-def test_given_many_seeded_schedules_then_no_message_is_duplicated_lost_or_misreported(block):
+def test_given_many_seeded_schedules_then_no_message_is_duplicated_lost_or_misreported(block, p2p):
     per_block = SCHEDULES // 5
     violations = []
     for seed in range(block * per_block, (block + 1) * per_block):
-        violations += World(seed).run()
+        violations += World(seed, p2p=p2p).run()
     assert violations == [], "\n".join(map(str, violations[:10]))
+
+
+class _SwapsMsgids(World):
+    """A broken p2p call: the provider's msgids come back in another order than the messages."""
+
+    def _answer_pairs(self, pairs: list[tuple[str, str]]) -> list[str]:
+        msgids = super()._answer_pairs(pairs)
+        return msgids[::-1] if len({text for text, _ in pairs}) > 1 else msgids
+
+
+def test_given_p2p_msgids_mapped_to_the_wrong_recipients_then_the_simulation_reports_it():
+    found = []
+    for seed in range(200):
+        found += _SwapsMsgids(seed, p2p=True).run()
+        if found:
+            break
+    assert any("reported accepted as" in str(v) for v in found), found[:5]
 
 
 class _IgnoresLeases(MemoryMessageStore):

@@ -114,6 +114,7 @@ class World:
     refused: set[tuple[str, str]] = field(default_factory=set)
     violations: list[Violation] = field(default_factory=list)
     healing: bool = False
+    p2p: bool = False  # the provider takes a text per recipient in one call (v2rest's p2psendsms)
     _stack: list[Invocation] = field(default_factory=list)
     _counter: int = 0
 
@@ -126,7 +127,7 @@ class World:
         self.publisher = MemoryPublisher(before=lambda point: self._boundary(point))
         self.relay = PublishService(self.publisher)
         self._checkpoint = 0
-        self.provider = ScriptedProvider(self._answer)
+        self.provider = ScriptedProvider(self._answer, each=self._answer_pairs if self.p2p else None)
         self.service = SendService(
             store=self.store,
             provider=self.provider,
@@ -184,13 +185,16 @@ class World:
 
     # -- Asanak -------------------------------------------------------------------------------------
     def _answer(self, destinations: Sequence[str], text: str) -> list[str]:
+        return self._answer_pairs([(text, to) for to in destinations])
+
+    def _answer_pairs(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """One provider call for (text, destination) pairs: one text (sendsms) or a text each."""
         self._boundary("before provider call")
-        pairs = [(text, to) for to in destinations]
         self.now += timedelta(milliseconds=self.rng.randint(50, 1500))
-        bad = [to for to in destinations if to in self.bad_numbers]
+        bad = [to for _, to in pairs if to in self.bad_numbers]
         roll = 1.0 if self.healing else self.rng.random()
         if bad:
-            self.refused.update((text, to) for to in bad)
+            self.refused.update(pair for pair in pairs if pair[1] in bad)
             if self.rng.random() < 0.5:
                 raise RejectedError(
                     "invalid destination", method="sendsms", reason="invalid_destination", destinations=bad
@@ -371,11 +375,3 @@ class World:
     # -- invariants ----------------------------------------------------------------------------------
     def _violate(self, what: str) -> None:
         self.violations.append(Violation(self.seed, what))
-
-
-def run_schedules(count: int, first_seed: int = 0, steps: int = 30) -> tuple[int, list[Violation]]:
-    """Run ``count`` schedules; return how many ran and the violations found (each names its seed)."""
-    violations: list[Violation] = []
-    for seed in range(first_seed, first_seed + count):
-        violations += World(seed, steps=steps).run()
-    return count, violations
