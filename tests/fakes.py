@@ -26,6 +26,7 @@ from sms_gateway.domain.inbound.service import OPT_IN, OPT_OUT
 from sms_gateway.domain.model import (
     Blocked,
     Count,
+    Deferral,
     InboundRecord,
     Lease,
     Message,
@@ -34,7 +35,15 @@ from sms_gateway.domain.model import (
     State,
     StatusChange,
 )
-from sms_gateway.domain.ports import EventPublisher, InboundStore, MessageStore, SmsProvider, TrackingStore
+from sms_gateway.domain.ports import (
+    DeferralStore,
+    EventPublisher,
+    InboundStore,
+    MessageStore,
+    RequestQueue,
+    SmsProvider,
+    TrackingStore,
+)
 from sms_gateway.domain.publishing.service import Change
 
 Hook = Callable[[str, Sequence[Message]], None]
@@ -44,7 +53,9 @@ def _noop(point: str, messages: Sequence[Message]) -> None:
     return None
 
 
-class MemoryMessageStore(MessageStore):
+class MemoryMessageStore(MessageStore, DeferralStore):
+    """The table as the send path and the release of deferrals see it (one table, like DynamoDB)."""
+
     def __init__(self, before: Hook = _noop, after: Hook = _noop) -> None:
         self.hook(before, after)
         self.items: dict[tuple[str, str], Message] = {}
@@ -52,6 +63,7 @@ class MemoryMessageStore(MessageStore):
         self.stream: list[Change] = []
         self.opted: set[str] = set()
         self.parks: dict[str, str] = {}
+        self.deferrals: dict[str, Deferral] = {}
         self.writes = 0
         self._lock = threading.RLock()
 
@@ -200,6 +212,32 @@ class MemoryMessageStore(MessageStore):
         self._after("park", [])
         return parked
 
+    def defer(self, deferral: Deferral) -> None:
+        self._before("defer", [])
+        with self._lock:
+            self.writes += 1
+            old = self.deferrals.get(deferral.request_id)
+            self.deferrals[deferral.request_id] = deferral
+            self._record(old, deferral, f"DEFER#{deferral.request_id}")
+        self._after("defer", [])
+
+    # -- the deferral store (the poll function's release) ---------------------------------------------
+    def due(self, now: datetime, limit: int) -> list[Deferral]:
+        with self._lock:
+            due = sorted((d for d in self.deferrals.values() if d.due_at <= now), key=lambda d: d.due_at)
+        return due[:limit]
+
+    def forget(self, deferral: Deferral) -> bool:
+        self._before("forget", [])
+        with self._lock:
+            stored = self.deferrals.get(deferral.request_id)
+            if stored is None or stored.token != deferral.token:
+                return False
+            del self.deferrals[deferral.request_id]
+            self._record(stored, None, f"DEFER#{deferral.request_id}")
+        self._after("forget", [])
+        return True
+
 
 def _held(stored: Message, token: str | None) -> bool:
     return stored.state == State.SENDING and stored.lease_token == token
@@ -211,6 +249,19 @@ def _same_outcome(wanted: Message, stored: Message) -> bool:
         and stored.msgid == wanted.msgid
         and stored.lease_token == wanted.lease_token
     )
+
+
+class MemoryQueue(RequestQueue):
+    """The send queue: bodies in order; ``refuse(position)`` says which positions of a call fail."""
+
+    def __init__(self, refuse: Callable[[int], bool] = lambda position: False) -> None:
+        self.bodies: list[str] = []
+        self._refuse = refuse
+
+    def enqueue(self, bodies: Sequence[str]) -> list[int]:
+        failed = [position for position in range(len(bodies)) if self._refuse(position)]
+        self.bodies.extend(body for position, body in enumerate(bodies) if position not in failed)
+        return failed
 
 
 class MemoryPublisher(EventPublisher):

@@ -85,14 +85,11 @@ def test_given_credentials_refused_then_credentials_and_retried(error):
     [
         (answer("sendsms", 400, '{"message": "insufficient credit"}'), "out_of_credit"),
         (answer("sendsms", 400, '{"message": "source 98999 is not an active sender"}'), "inactive_sender"),
-        (answer("sendsms", 200, '{"status": "Error", "message": "Daily limit reached"}'), "daily_limit"),
         (answer("sendsms", 500, '{"status": "Error", "message": "موجودی کافی نیست"}'), "out_of_credit"),
         (answer("getcredit", 200, "خطا: شماره فرستنده غیرفعال است"), "inactive_sender"),
         (answer("sendsms", 400, v2_error(1002)), "inactive_sender"),
         (answer("sendsms", 400, v2_error(1005)), "out_of_credit"),
         (answer("sendsms", 400, v2_error(1006)), "out_of_credit"),
-        (answer("sendsms", 200, v2_error(1009)), "daily_limit"),
-        (answer("sendsms", 400, v2_error(1013)), "outside_hours"),
     ],
     ids=repr,
 )
@@ -103,6 +100,24 @@ def test_given_a_refusal_an_operator_fixes_then_account_and_retried(error, reaso
     assert failure.reason == reason
     assert failure.retry is True
     assert failure.metric == "ProviderError_account"
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (answer("sendsms", 200, '{"status": "Error", "message": "Daily limit reached"}'), "daily_limit"),
+        (answer("sendsms", 200, v2_error(1009)), "daily_limit"),
+        (answer("sendsms", 400, v2_error(1013)), "outside_hours"),
+    ],
+    ids=repr,
+)
+def test_given_not_now_then_deferred_neither_retried_nor_rejected(error, reason):
+    failure = classify(error)
+
+    assert failure.kind is FailureKind.DEFERRED
+    assert failure.reason == reason
+    assert failure.retry is False  # not pushed toward the DLQ by SQS retries: it waits for its window
+    assert failure.metric == "ProviderError_deferred"
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from sms_gateway.domain.deferral.windows import SendWindows
+
 T = TypeVar("T")
 
 DLQ_RETENTION_HOURS = 14 * 24
@@ -106,6 +108,7 @@ class SendSettings:
     default_sender: str
     retention_days: int
     send_concurrency: int
+    promotional_hours: SendWindows  # PROMOTIONAL_HOURS, Tehran time
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class PollSettings:
     status_concurrency: int
     budget_seconds: float
     credit_check_minutes: int
+    send_queue_url: str  # where deferred requests go back when due
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ def send_settings() -> SendSettings:
         default_sender=_raw("DEFAULT_SENDER"),
         retention_days=_parsed("RETENTION_DAYS", _positive_int, "a positive number of days"),
         send_concurrency=_parsed("SEND_CONCURRENCY", _positive_int, "a positive integer"),
+        promotional_hours=_parsed("PROMOTIONAL_HOURS", SendWindows.parse, "HH:MM-HH:MM (Tehran time)"),
     )
 
 
@@ -173,6 +178,7 @@ def poll_settings() -> PollSettings:
         status_concurrency=_parsed("STATUS_CONCURRENCY", _positive_int, "a positive integer"),
         budget_seconds=_parsed("POLL_BUDGET_SECONDS", _positive_float, "a positive number of seconds"),
         credit_check_minutes=_parsed("CREDIT_CHECK_MINUTES", _positive_int, "a positive number of minutes"),
+        send_queue_url=_raw("SEND_QUEUE_URL"),
     )
 
 

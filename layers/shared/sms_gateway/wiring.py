@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # each handler imports only its own service's modules, on fir
     from sms_gateway.adapters.asanak_provider import AsanakProvider
     from sms_gateway.adapters.dynamodb.stream import Change
     from sms_gateway.adapters.secrets import InboundToken, SecretCredentials
+    from sms_gateway.domain.deferral.release import ReleaseService
     from sms_gateway.domain.inbound.service import InboundService
     from sms_gateway.domain.ports import EventPublisher, Metrics
     from sms_gateway.domain.publishing.service import PublishService
@@ -100,6 +101,7 @@ def build_send_service(
             retention=timedelta(days=settings.retention_days),
             concurrency=settings.send_concurrency,
             call_timeout=timedelta(seconds=common.connect_timeout + common.read_timeout),
+            windows=settings.promotional_hours,
         ),
         clock=clock,
         metrics=_sink(metrics),
@@ -124,6 +126,24 @@ def build_poll_service(
             concurrency=settings.status_concurrency,
             credit_interval=timedelta(minutes=settings.credit_check_minutes),
         ),
+        clock=clock,
+        metrics=_sink(metrics),
+    )
+
+
+def build_release_service(
+    settings: PollSettings, *, clock: Clock, metrics: Any, **overrides: Any
+) -> ReleaseService:
+    """Deferred requests back to the send queue when due (run by the poll function's tick)."""
+    from sms_gateway.domain.deferral.release import ReleaseService
+
+    return _assemble(
+        ReleaseService,
+        overrides,
+        lazy={
+            "store": lambda: deferral_store(settings.common.table_name),
+            "queue": lambda: request_queue(settings.send_queue_url),
+        },
         clock=clock,
         metrics=_sink(metrics),
     )
@@ -177,6 +197,11 @@ def poll_service(metrics: Any) -> TrackingService:
 
 
 @functools.cache
+def release_service(metrics: Any) -> ReleaseService:
+    return build_release_service(poll_settings(), clock=_clock[0], metrics=metrics)
+
+
+@functools.cache
 def receive_service(metrics: Any) -> InboundService:
     return build_receive_service(receive_settings(), clock=_clock[0], metrics=metrics)
 
@@ -206,6 +231,27 @@ def eventbridge_client() -> Any:
     import boto3
 
     return boto3.client("events")
+
+
+@functools.cache
+def sqs_client() -> Any:
+    import boto3
+
+    return boto3.client("sqs")
+
+
+@functools.cache
+def request_queue(queue_url: str) -> Any:
+    from sms_gateway.adapters.sqs import SqsRequestQueue
+
+    return SqsRequestQueue(sqs_client(), queue_url)
+
+
+@functools.cache
+def deferral_store(table_name: str) -> Any:
+    from sms_gateway.adapters.dynamodb.deferrals import DynamoDeferralStore
+
+    return DynamoDeferralStore(table_name)
 
 
 @functools.cache
@@ -267,9 +313,13 @@ def publisher(bus_name: str) -> EventPublisher:
 CACHED: tuple[Any, ...] = (
     send_service,
     poll_service,
+    release_service,
     receive_service,
     publish_service,
     eventbridge_client,
+    sqs_client,
+    request_queue,
+    deferral_store,
     credentials,
     inbound_token,
     provider,

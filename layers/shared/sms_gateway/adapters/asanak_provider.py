@@ -34,10 +34,17 @@ from sms_gateway.domain.provider_failures import FailureKind, ProviderFailure
 
 T = TypeVar("T")
 
-# Refusals that say "not now" or that an operator fixes (top up credit, activate the sender, wait for
-# tomorrow's limit or the advertising hours): nothing was sent; the request is kept and retried,
-# never dropped.
-ACCOUNT_REASONS = frozenset({"inactive_sender", "out_of_credit", "daily_limit", "outside_hours"})
+# Refusals that an operator fixes (top up credit, activate the sender): nothing was sent; the request
+# is kept and retried, never dropped.
+ACCOUNT_REASONS = frozenset({"inactive_sender", "out_of_credit"})
+# Refusals that say "not now" (tomorrow's limit, the advertising hours): nothing was sent; the request
+# waits for the window (deferred).
+DEFERRED_REASONS = frozenset({"daily_limit", "outside_hours"})
+
+_REASON_KINDS = {
+    **dict.fromkeys(ACCOUNT_REASONS, FailureKind.ACCOUNT),
+    **dict.fromkeys(DEFERRED_REASONS, FailureKind.DEFERRED),
+}
 
 _KINDS: tuple[tuple[type[AsanakError], FailureKind], ...] = (
     (AmbiguousError, FailureKind.AMBIGUOUS),
@@ -53,11 +60,9 @@ def classify(error: BaseException) -> ProviderFailure:
     if isinstance(error, CredentialsError):  # a RejectedError too: asked first
         return ProviderFailure(FailureKind.CREDENTIALS, error, reason="credentials")
     if isinstance(error, RejectedError):
-        if error.reason in ACCOUNT_REASONS:
-            return ProviderFailure(FailureKind.ACCOUNT, error, reason=error.reason)
-        return ProviderFailure(
-            FailureKind.REJECTED, error, reason=error.reason, destinations=error.destinations
-        )
+        kind = _REASON_KINDS.get(error.reason or "", FailureKind.REJECTED)
+        named = error.destinations if kind is FailureKind.REJECTED else ()
+        return ProviderFailure(kind, error, reason=error.reason, destinations=named)
     for cls, kind in _KINDS:
         if isinstance(error, cls):
             return ProviderFailure(kind, error)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sms_gateway.domain.model import Message
 
 __all__ = [
+    "Deferred",
     "Forbidden",
     "InboundParseError",
     "LeaseHeld",
@@ -54,6 +55,16 @@ class SendFailed(RuntimeError):
 
 class LeaseHeld(RuntimeError):
     """A concurrent delivery holds a live lease on a recipient of this request: retry later."""
+
+
+class Deferred(RuntimeError):
+    """The provider said "not now" (its daily limit, the advertising hours): nothing was sent, and the
+    request waits for the window instead of being retried or rejected. ``reason`` is the provider
+    refusal's reason (``daily_limit``, ``outside_hours``)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class OutOfTime(RuntimeError):

@@ -20,6 +20,7 @@ ACCEPTED = "SMS Accepted"
 REJECTED = "SMS Rejected"
 STATUS_CHANGED = "SMS Status Changed"
 RECEIVED = "SMS Received"
+DEFERRED = "SMS Deferred"
 
 
 class Reason:
@@ -94,6 +95,32 @@ def sms_rejected(
     if to is not None:
         detail["to"] = to
     return Event(REJECTED, detail)
+
+
+def sms_deferred(
+    *,
+    request_id: str,
+    to: str,
+    reason: str,
+    message: str,
+    due_at: datetime,
+    deferral: str,
+    meta: Mapping[str, Any] | None,
+) -> Event:
+    """A recipient the provider said "not now" to: it goes out at ``due_at`` (``deferral`` tells
+    this deferral apart from a later one of the same request)."""
+    return Event(
+        DEFERRED,
+        {
+            "event_id": event_id(DEFERRED, request_id, to, deferral),
+            "request_id": request_id,
+            "to": to,
+            "reason": reason,
+            "message": message,
+            "due_at": iso(due_at),
+            "meta": meta,
+        },
+    )
 
 
 def sms_status_changed(

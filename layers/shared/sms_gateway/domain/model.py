@@ -139,3 +139,21 @@ class Outgoing:
     destination: str
     text: str
     to_blacklisted: bool = False
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """A request the provider said "not now" to, kept until ``due_at`` and then put back on the queue
+    as it came (``body``): recipients already stored are never sent again, so the copy sends only
+    those still waiting. Stored again (a new ``token``) each time it is deferred."""
+
+    request_id: str
+    body: str  # the SQS message body, exactly as received
+    numbers: tuple[str, ...]  # the recipients that were deferred (98… form)
+    reason: str  # the provider's: daily_limit, outside_hours
+    message: str  # the provider's answer, for people
+    due_at: datetime
+    token: str  # this deferral (a re-deferral replaces it; the release deletes only its own)
+    meta: Mapping[str, Any] | None
+    created_at: datetime
+    expires_at: datetime

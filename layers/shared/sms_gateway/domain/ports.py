@@ -1,15 +1,17 @@
 """Ports: what the domain needs from the world, one abstract class each (fakes and adapters subclass).
 
-===================  ==========================================  =============================================
-port                 used by                                     adapter
-===================  ==========================================  =============================================
-``MessageStore``     sending                                     :mod:`sms_gateway.adapters.dynamodb.messages`
-``TrackingStore``    tracking                                    :mod:`sms_gateway.adapters.dynamodb.tracking`
-``InboundStore``     inbound                                     :mod:`sms_gateway.adapters.dynamodb.inbound`
-``SmsProvider``      sending, tracking                           :mod:`sms_gateway.adapters.asanak_provider`
-``EventPublisher``   publishing                                  :mod:`sms_gateway.adapters.eventbridge`
-``Metrics``          every service                               :mod:`sms_gateway.adapters.metrics`
-===================  ==========================================  =============================================
+===================  ====================  ======================================================
+port                 used by               adapter
+===================  ====================  ======================================================
+``MessageStore``     sending               :mod:`sms_gateway.adapters.dynamodb.messages`
+``TrackingStore``    tracking              :mod:`sms_gateway.adapters.dynamodb.tracking`
+``DeferralStore``    deferral release      :mod:`sms_gateway.adapters.dynamodb.deferrals`
+``RequestQueue``     deferral release      :mod:`sms_gateway.adapters.sqs`
+``InboundStore``     inbound               :mod:`sms_gateway.adapters.dynamodb.inbound`
+``SmsProvider``      sending, tracking     :mod:`sms_gateway.adapters.asanak_provider`
+``EventPublisher``   publishing            :mod:`sms_gateway.adapters.eventbridge`
+``Metrics``          every service         :mod:`sms_gateway.adapters.metrics`
+===================  ====================  ======================================================
 
 An adapter raises only the domain's errors (:mod:`sms_gateway.domain.errors`,
 :class:`~sms_gateway.domain.provider_failures.ProviderFailure`), never its client library's.
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from sms_gateway.domain.model import (
         Blocked,
         Count,
+        Deferral,
         InboundRecord,
         Lease,
         Message,
@@ -80,6 +83,33 @@ class MessageStore(ABC):
     def park(self, body_key: str, request_id: str, expires_at: datetime) -> str:
         """Park ``request_id`` under an id-less request's body unless one is parked there already;
         return the request id parked there (ours, or the earlier one)."""
+
+    @abstractmethod
+    def defer(self, deferral: Deferral) -> None:
+        """Keep ``deferral`` until it is due, replacing the request's earlier deferral if any."""
+
+
+class DeferralStore(ABC):
+    """Port: deferred requests, as the release (the poll function's tick) needs them."""
+
+    @abstractmethod
+    def due(self, now: datetime, limit: int) -> list[Deferral]:
+        """Up to ``limit`` deferrals due at ``now``, oldest first."""
+
+    @abstractmethod
+    def forget(self, deferral: Deferral) -> bool:
+        """Forget ``deferral`` once its request is back on the queue; False (nothing done) when it was
+        deferred again meanwhile (another token is stored)."""
+
+
+class RequestQueue(ABC):
+    """Port: the queue of SMS requests (the send function's)."""
+
+    max_batch: int = 10
+
+    @abstractmethod
+    def enqueue(self, bodies: Sequence[str]) -> list[int]:
+        """Put each body on the queue (at most :attr:`max_batch`); the positions that did not go."""
 
 
 class TrackingStore(ABC):

@@ -17,8 +17,12 @@ body (``RetryableError``)
 401, 403 without HTML,        ``credentials`` no         as ``unavailable`` after one re-read of the secret;
 credentials error text (also                             alarm
 in a 200 body)
-no credit, inactive sender,   ``account``     no         as ``unavailable``; an operator fixes it; alarm
-daily limit (any status)
+no credit, inactive sender    ``account``     no         as ``unavailable``; an operator fixes it; alarm
+(any status)
+daily limit (1009, "daily"    ``deferred``    no         send: the request is deferred (kept, released to the
+text), outside the                                       queue by the poll function at Tehran midnight or at
+advertising hours (1013)                                 the next ``PromotionalHours`` window); never
+                                                         rejected, never pushed toward the DLQ
 a refusal of the request      ``rejected``    no         send: the named destinations (``destinations``)
 (400, 406 naming invalid                                 are rejected, the rest is sent again at once; a
 destinations, an error                                   refusal naming none is narrowed down by splitting
@@ -51,6 +55,7 @@ class FailureKind(StrEnum):
     BLOCKED = "blocked"
     CREDENTIALS = "credentials"
     ACCOUNT = "account"
+    DEFERRED = "deferred"
     REJECTED = "rejected"
     AMBIGUOUS = "ambiguous"
     INTERNAL = "internal"

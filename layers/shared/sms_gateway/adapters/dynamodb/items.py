@@ -9,13 +9,17 @@
 | inbound       | ``IN#<push key>``    | ``#INBOUND``  | one SMS pushed by Asanak                      |
 | opt-out       | ``OPTOUT#<98…>``     | ``#OPTOUT``   | a number's latest opt-out/opt-in instruction  |
 | parked        | ``PARK#<body hash>`` | ``#PARK``     | an id-less request on its way to the DLQ      |
+| deferral      | ``DEFER#<request_id>``| ``#DEFERRED`` | a request waiting for its window (its body)   |
 | credit check  | ``CREDIT``           | ``#CREDIT``   | when credit was last read, and its value      |
 
 Access patterns: a request and all its recipients are one ``Query`` on ``pk``; a recipient is one
 ``GetItem``; messages not yet final are found through the sparse GSI ``inflight`` (hash
 ``track_shard``, range ``next_check``): only messages in flight carry those two attributes, so the index
 holds exactly the work the poller has to do and a poll run reads in proportion to it, never to the
-table. Every item carries ``expires_at`` (the table's TTL attribute).
+table. Deferrals use the same sparse index under their own hash key ``track_shard = "DEFERRED"``
+(range: when they are due), so the poll function's tick finds the due ones with one ``Query`` and
+tracking, which queries only the numbered shards, never sees them. Every item carries ``expires_at``
+(the table's TTL attribute).
 
 The table name is bound at run time by :func:`bind_table` (called by the DynamoDB stores), never
 at import time.
@@ -142,6 +146,37 @@ class ParkedItem(_Base):
     request_id = UnicodeAttribute()
 
 
+DEFERRED_SHARD = "DEFERRED"
+
+
+class DueIndex(GlobalSecondaryIndex["DeferredItem"]):
+    """The ``inflight`` index as deferrals use it (their own hash key)."""
+
+    class Meta:
+        index_name = INFLIGHT_INDEX
+        projection = AllProjection()
+
+    track_shard = UnicodeAttribute(hash_key=True)
+    next_check = NumberAttribute(range_key=True)
+
+
+class DeferredItem(_Base):
+    class Meta:
+        table_name = UNBOUND
+
+    request_id = UnicodeAttribute()
+    body = UnicodeAttribute()  # the SQS body as received
+    numbers = UnicodeAttribute()  # JSON list of the deferred recipients
+    reason = UnicodeAttribute()
+    message = UnicodeAttribute()
+    token = UnicodeAttribute()
+    meta = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    track_shard = UnicodeAttribute(default=DEFERRED_SHARD)  # the sparse index: due deferrals
+    next_check = NumberAttribute()  # epoch seconds: when it is due
+    due = DueIndex()
+
+
 class CreditItem(_Base):
     class Meta:
         table_name = UNBOUND
@@ -156,6 +191,7 @@ ALL_MODELS: tuple[type[_Base], ...] = (
     InboundItem,
     OptOutItem,
     ParkedItem,
+    DeferredItem,
     CreditItem,
 )
 
@@ -187,7 +223,12 @@ def park_pk(body_key: str) -> str:
     return f"PARK#{body_key}"
 
 
+def deferral_pk(request_id: str) -> str:
+    return f"DEFER#{request_id}"
+
+
 REJECTED_SK = "#REJECTED"
+DEFERRED_SK = "#DEFERRED"
 PARK_SK = "#PARK"
 INBOUND_SK = "#INBOUND"
 OPTOUT_SK = "#OPTOUT"

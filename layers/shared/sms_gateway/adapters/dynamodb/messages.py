@@ -19,20 +19,32 @@ from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.update import Action
 
 from sms_gateway.adapters.dynamodb.items import (
+    DEFERRED_SK,
     OPTOUT_SK,
     PARK_SK,
     REJECTED_SK,
+    DeferredItem,
     MessageItem,
     OptOutItem,
     ParkedItem,
     RejectionItem,
     bind_table,
+    deferral_pk,
     message_sk,
     park_pk,
     request_pk,
 )
 from sms_gateway.domain.errors import StoreError
-from sms_gateway.domain.model import Blocked, Lease, Message, Rejection, Rejections, State, settled_alike
+from sms_gateway.domain.model import (
+    Blocked,
+    Deferral,
+    Lease,
+    Message,
+    Rejection,
+    Rejections,
+    State,
+    settled_alike,
+)
 from sms_gateway.domain.ports import MessageStore
 from sms_gateway.domain.tracking.schedule import shard_for
 
@@ -351,6 +363,41 @@ class DynamoMessageStore(MessageStore):
         except (ClientError, BotoCoreError, PynamoDBException) as exc:
             raise StoreError("could not park the request") from exc
         return request_id
+
+    def defer(self, deferral: Deferral) -> None:
+        item = DeferredItem(
+            deferral_pk(deferral.request_id),
+            DEFERRED_SK,
+            request_id=deferral.request_id,
+            body=deferral.body,
+            numbers=json.dumps(list(deferral.numbers)),
+            reason=deferral.reason,
+            message=deferral.message,
+            token=deferral.token,
+            meta=dump_meta(deferral.meta),
+            created_at=deferral.created_at,
+            next_check=epoch(deferral.due_at),
+            expires_at=deferral.expires_at,
+        )
+        try:
+            self._write("put_item", item.get_save_kwargs_from_instance())
+        except (ClientError, BotoCoreError, PynamoDBException) as exc:
+            raise StoreError(f"could not defer the request {deferral.request_id}") from exc
+
+
+def to_deferral(item: DeferredItem) -> Deferral:
+    return Deferral(
+        request_id=item.request_id,
+        body=item.body,
+        numbers=tuple(json.loads(item.numbers)),
+        reason=item.reason,
+        message=item.message,
+        due_at=datetime.fromtimestamp(item.next_check, tz=UTC),
+        token=item.token,
+        meta=None if item.meta is None else json.loads(item.meta),
+        created_at=item.created_at,
+        expires_at=item.expires_at or item.created_at,
+    )
 
 
 def to_rejections(item: RejectionItem) -> Rejections:

@@ -1,8 +1,8 @@
 """DynamoDB Streams adapter: a stream record's images as the domain's items (see
 :mod:`sms_gateway.domain.publishing.outbox`).
 
-Only item types that publish events are read (recipients, rejections, inbound SMS); every other item
-(opt-outs, parked requests, the credit check) is ``None``, a change the outbox ignores.
+Only item types that publish events are read (recipients, rejections, inbound SMS, deferrals); every
+other item (opt-outs, parked requests, the credit check) is ``None``, a change the outbox ignores.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from typing import Any
 
 from sms_gateway.adapters.dynamodb.inbound import to_record
 from sms_gateway.adapters.dynamodb.items import (
+    DEFERRED_SK,
     INBOUND_SK,
     REJECTED_SK,
+    DeferredItem,
     InboundItem,
     MessageItem,
     RejectionItem,
 )
-from sms_gateway.adapters.dynamodb.messages import to_message, to_rejections
+from sms_gateway.adapters.dynamodb.messages import to_deferral, to_message, to_rejections
 from sms_gateway.domain.publishing.outbox import Image
 from sms_gateway.domain.publishing.service import Change, Unreadable
 
@@ -33,6 +35,8 @@ def image_of(raw: dict[str, Any] | None) -> Image:
         return to_rejections(RejectionItem.from_raw_data(raw))
     if sk == INBOUND_SK:
         return to_record(InboundItem.from_raw_data(raw))
+    if sk == DEFERRED_SK:
+        return to_deferral(DeferredItem.from_raw_data(raw))
     return None
 
 

@@ -13,6 +13,8 @@ recipient: status or finality changed       ``SMS Status Changed`` (previous sta
 rejections item created                     one ``SMS Rejected`` per entry (poison, ``duplicate_id``,
                                             ``invalid_number``, ``opted_out``)
 inbound item created                        ``SMS Received``
+deferral stored (a new one, or the request  one ``SMS Deferred`` per deferred recipient
+deferred again: a new token)
 anything else (a lease, a release, a        nothing
 reschedule, a TTL deletion)
 ==========================================  =======================================================
@@ -29,10 +31,10 @@ from asanak import statuses
 
 from sms_gateway.domain import events
 from sms_gateway.domain.events import Event, Reason
-from sms_gateway.domain.model import InboundRecord, Message, Rejections, State
+from sms_gateway.domain.model import Deferral, InboundRecord, Message, Rejections, State
 from sms_gateway.domain.tracking.schedule import outcome_of
 
-Image = Message | Rejections | InboundRecord | None
+Image = Message | Rejections | InboundRecord | Deferral | None
 
 SETTLED_WITHOUT_MSGID = (State.REJECTED, State.UNKNOWN)
 
@@ -41,6 +43,10 @@ def events_for(old: Image, new: Image) -> list[Event]:
     """The events one stored change stands for (none for most writes)."""
     if isinstance(new, Message):
         return _recipient_events(old if isinstance(old, Message) else None, new)
+    if isinstance(new, Deferral):
+        if isinstance(old, Deferral) and old.token == new.token:
+            return []
+        return deferred_events(new)
     if old is not None or new is None:  # only creations publish rejections and inbound SMS
         return []
     if isinstance(new, Rejections):
@@ -119,6 +125,21 @@ def rejection_events(rejections: Rejections) -> list[Event]:
             change=rejections.key,
         )
         for entry in rejections.entries
+    ]
+
+
+def deferred_events(deferral: Deferral) -> list[Event]:
+    return [
+        events.sms_deferred(
+            request_id=deferral.request_id,
+            to=number,
+            reason=deferral.reason,
+            message=deferral.message,
+            due_at=deferral.due_at,
+            deferral=deferral.token,
+            meta=deferral.meta,
+        )
+        for number in deferral.numbers
     ]
 
 

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 
-from sms_gateway.domain.errors import LeaseHeld, OutOfTime
+from sms_gateway.domain.errors import Deferred, LeaseHeld, OutOfTime
 from sms_gateway.domain.events import Reason
 from sms_gateway.domain.model import Blocked, Message, Outgoing, State
 from sms_gateway.domain.ports import SmsProvider
@@ -54,6 +54,8 @@ class ProviderCall:
         self._messages = [message for _, message in call]
         self._texts = {message.to: plan.request.text for plan, message in call}  # a number once per call
         self._failure: BaseException | None = None
+        self.deferral: Deferred | None = None  # the provider said "not now" to ...
+        self.deferred: list[Message] = []  # ... these recipients (released: nothing was sent)
 
     def run(self) -> BaseException | None:
         if not self._ctx.has_time(self._attempt):
@@ -127,6 +129,8 @@ class ProviderCall:
                 extra={"error_class": failure.kind.value, "error": str(failure.error)},
             )
             self._release(messages, failure.error)
+        elif failure.kind == FailureKind.DEFERRED:
+            self._defer(messages, failure)
         elif failure.kind == FailureKind.AMBIGUOUS:
             self._outcome(messages, State.UNKNOWN, Reason.OUTCOME_UNKNOWN, failure.error)
         else:
@@ -177,6 +181,22 @@ class ProviderCall:
             return
         if blocked:  # only possible if our lease was taken over: its taker settled it unknown
             logger.error("lease lost before the outcome was stored", extra={"recipients": sorted(blocked)})
+
+    def _defer(self, messages: list[Message], failure: ProviderFailure) -> None:
+        """Not now (the daily limit, the advertising hours): nothing was sent. The leases go, and the
+        service keeps the request until its window (see :mod:`sms_gateway.domain.deferral`)."""
+        logger.warning(
+            "the provider said not now: the request is deferred",
+            extra={"reason": failure.reason, "error": str(failure.error), "recipients": len(messages)},
+        )
+        try:
+            self._store.release(messages, self._lease)
+        except Exception as exc:  # the leases stay: once expired, settled outcome_unknown (README)
+            logger.exception("could not release leases")
+            self._fail(exc)
+            return
+        self.deferral = self.deferral or Deferred(failure.reason or "deferred", str(failure.error))
+        self.deferred.extend(messages)
 
     def _release(self, messages: list[Message], error: BaseException) -> None:
         self._fail(error)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sms_gateway.domain.errors import LeaseHeld, SendFailed
+from sms_gateway.domain.errors import Deferred, LeaseHeld, SendFailed
 from sms_gateway.domain.model import Lease, Message, State
 from sms_gateway.domain.ports import MessageStore, SmsProvider
 from sms_gateway.domain.sending.requests import SmsRequest
@@ -47,6 +47,8 @@ class Plan:
     to_send: list[Message] = field(default_factory=list)
     failure: BaseException | None = None  # nothing of this request is sent in this attempt
     retry: BaseException | None = None  # what it can send is sent, but the record comes back
+    deferral: Deferred | None = None  # the provider said "not now": the request waits for its window
+    deferred: list[str] = field(default_factory=list)  # the recipients it said that to
 
 
 @dataclass(frozen=True)

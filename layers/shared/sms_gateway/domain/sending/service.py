@@ -20,6 +20,9 @@ ours           queued                                                           
 ``sending``,   nothing was sent (429, 503,       (none)        delete if ``sending`` and    —
 ours           credentials, credit, blocked,                   the token is ours
                our own time budget ran out)
+``sending``,   "not now" (1009 daily limit,      (none), the   delete as above, then put    SMS Deferred
+ours           1013 advertising hours)           request       the request's deferral
+                                                 deferred      (``DEFER#<request id>``)
 ``sending``,   the lease has expired: its        ``unknown``   update if ``sending``, that  SMS Rejected
 another's      holder died and may have                        token, ``lease_until`` <     outcome_unknown
                called Asanak                                   now
@@ -51,6 +54,11 @@ Around the state machine:
   outbox). The table's stream hands each stored change to the publish function, which turns it into
   its event (:mod:`sms_gateway.domain.publishing.outbox`); rejections of whole requests or numbers
   are stored as a rejection item for the same reason.
+* **Deferral.** "Not now" from the provider (its daily limit, the advertising hours) sends nothing and
+  rejects nothing: the recipients are released, the request's body is kept with the time it may go
+  out (:mod:`sms_gateway.domain.deferral.windows`) and the record is done. The poll function's tick
+  puts due bodies back on the queue (:mod:`sms_gateway.domain.deferral.release`); the copy is the
+  same request, so recipients already stored are never sent again.
 * **Poison.** Whatever a body makes the parser raise, the request is rejected once and never retried;
   only infrastructure errors (the table, the secret) make a record retry.
 * **Requests without ``id``.** Before anything is sent, the request id (the SQS message id) is parked
@@ -67,11 +75,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sms_gateway.domain.deferral.windows import SendWindows
 from sms_gateway.domain.events import Reason
-from sms_gateway.domain.model import Lease
+from sms_gateway.domain.model import Deferral, Lease
 from sms_gateway.domain.ports import MessageStore, Metrics, NoMetrics, SmsProvider
 from sms_gateway.domain.sending.calls import ProviderCall
 from sms_gateway.domain.sending.leases import Leases
@@ -107,6 +116,7 @@ class SendPolicy:
     retention: timedelta  # how long requests, recipients and rejections are kept
     concurrency: int  # provider calls (and request preparations) in flight at once
     call_timeout: timedelta = timedelta(seconds=15)  # a provider call's connect + read timeouts
+    windows: SendWindows = field(default_factory=SendWindows)  # when a deferred request may go out again
 
 
 def emit(metrics: Metrics, tally: Tally) -> None:
@@ -164,7 +174,7 @@ class SendService:
             ready = [plan for plan in plans if plan.failure is None]
             calls = group_calls(ready, provider.max_batch, texts_per_recipient=provider.texts_per_recipient)
             self._run(calls, attempt, tally)
-            self._finish(plans, outcome)
+            self._finish(plans, outcome, tally)
         finally:
             emit(self._metrics, tally)
         return outcome
@@ -209,12 +219,48 @@ class SendService:
                 request_id=envelope.message_id,
             ) from exc
 
-    def _finish(self, plans: Sequence[Plan], outcome: BatchOutcome) -> None:
+    def _finish(self, plans: Sequence[Plan], outcome: BatchOutcome, tally: Tally) -> None:
         for plan in plans:
             failure = plan.failure or plan.retry
+            if plan.deferral is not None:
+                # The whole body comes back when due, and whatever is not stored by then is sent:
+                # recipients that failed otherwise in this attempt are covered too.
+                failure = self._defer(plan, tally)
             if failure is not None:
                 for envelope in plan.envelopes:
                     outcome.failures[envelope.message_id] = failure
+
+    def _defer(self, plan: Plan, tally: Tally) -> BaseException | None:
+        """Keep the request until its window; its records are then done (None), unless the deferral
+        could not be stored (the failure: the records are retried)."""
+        assert plan.deferral is not None
+        now = self._ctx.clock()
+        due_at = self._policy.windows.due_after(plan.deferral.reason, now)
+        request = plan.request
+        deferral = Deferral(
+            request_id=request.request_id,
+            body=plan.envelopes[0].body,
+            numbers=tuple(sorted(set(plan.deferred))),
+            reason=plan.deferral.reason,
+            message=str(plan.deferral),
+            due_at=due_at,
+            token=self._new_token(),
+            meta=request.meta,
+            created_at=now,
+            expires_at=max(due_at, now) + self._policy.retention,
+        )
+        try:
+            self._ctx.store.defer(deferral)
+        except Exception as exc:
+            logger.exception("the deferral could not be stored: the record is retried")
+            return exc
+        logger.warning(
+            "request deferred",
+            extra={"request_id": request.request_id, "reason": deferral.reason, "due_at": due_at.isoformat()},
+        )
+        tally.add("Deferred", len(deferral.numbers))
+        tally.add(f"Deferred_{deferral.reason}", len(deferral.numbers))
+        return None
 
     # -- provider calls ----------------------------------------------------------------------------
     def _run(self, calls: list[Call], attempt: Attempt, tally: Tally) -> None:
@@ -226,11 +272,18 @@ class SendService:
 
     def _run_call_safely(self, call: Call, attempt: Attempt, tally: Tally) -> None:
         plans = {id(plan): plan for plan, _ in call}
+        provider_call = ProviderCall(self._ctx, self._leases, call, attempt, tally)
         try:
-            failure = ProviderCall(self._ctx, self._leases, call, attempt, tally).run()
+            failure = provider_call.run()
         except Exception as exc:  # a table outage: the records are retried
             logger.exception("send call failed", extra={"recipients": len(call)})
             failure = exc
+        if provider_call.deferral is not None:
+            deferred = {id(message) for message in provider_call.deferred}
+            for plan, message in call:
+                if id(message) in deferred:
+                    plan.deferral = plan.deferral or provider_call.deferral
+                    plan.deferred.append(message.to)
         if failure is not None:
             for plan in plans.values():
                 plan.failure = plan.failure or failure
