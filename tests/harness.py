@@ -36,6 +36,7 @@ SCHEMA_FILES = {
     "SMS Rejected": "sms-rejected.schema.json",
     "SMS Status Changed": "sms-status-changed.schema.json",
     "SMS Received": "sms-received.schema.json",
+    "SMS Deferred": "sms-deferred.schema.json",
 }
 
 

@@ -123,6 +123,16 @@ def _clear_refusals(sandbox: AsanakSandbox, body: Body) -> Any:
     return {"ok": True}
 
 
+def _rules(sandbox: AsanakSandbox, body: Body) -> Any:
+    limit = body.get("daily_limit")
+    sandbox.set_rules(
+        advertising=[str(sender) for sender in body.get("advertising", [])],
+        promotional_hours=str(body.get("promotional_hours", "09:00-21:00")),
+        daily_limit=None if limit is None else int(limit),
+    )
+    return {"ok": True}
+
+
 def _credit(sandbox: AsanakSandbox, body: Body) -> Any:
     return {"credit": credit_text(sandbox.credit)}
 
@@ -147,6 +157,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "refusals"): _refusals,
     ("POST", "refusals"): _refuse,
     ("DELETE", "refusals"): _clear_refusals,
+    ("POST", "rules"): _rules,
     ("GET", "credit"): _credit,
     ("POST", "credit"): _set_credit,
 }

@@ -19,6 +19,7 @@ Only the loopback interface is ever bound.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -31,7 +32,7 @@ from asanak_sandbox.httpd import API_PREFIX, CONTROL_PREFIX, LoopbackServer
 from asanak_sandbox.model import Call, Fault, SentSms, normalize_sender
 from asanak_sandbox.push import InboundPush, push
 from asanak_sandbox.rendering import TEHRAN, TEHRAN_FORMAT, Reply, tehran_time
-from asanak_sandbox.state import Account, ProviderState
+from asanak_sandbox.state import Account, ProviderState, SendingRules
 from asanak_sandbox.v2 import V2Api
 
 __all__ = [
@@ -114,6 +115,22 @@ class AsanakSandbox(LoopbackServer):
     @credit.setter
     def credit(self, value: Decimal) -> None:
         self._state.credit = value
+
+    def set_rules(
+        self,
+        *,
+        advertising: Sequence[str] = (),
+        promotional_hours: str = "09:00-21:00",
+        daily_limit: int | None = None,
+    ) -> None:
+        """The market's rules: ``advertising`` senders send only within ``promotional_hours`` (Tehran
+        time, else 1013); at most ``daily_limit`` messages per Tehran day (else 1009)."""
+        start, end = (datetime.time.fromisoformat(part) for part in promotional_hours.split("-"))
+        self._state.rules = SendingRules(
+            advertising=frozenset(normalize_sender(sender) for sender in advertising),
+            hours=(start, end),
+            daily_limit=daily_limit,
+        )
 
     def inject(self, fault: Fault) -> None:
         """Apply ``fault`` to the next ``fault.times`` matching API calls (in injection order)."""

@@ -16,10 +16,37 @@ from decimal import Decimal
 
 from asanak_sandbox.clock import SandboxClock
 from asanak_sandbox.model import DEFAULT_TIMELINE, Call, SentSms, count_parts, normalize_destination
+from asanak_sandbox.rendering import TEHRAN
 
 
 class NotAccepted(Exception):
-    """The provider turns a ``sendsms`` down for this reason; nothing was sent or charged."""
+    """The provider turns a ``sendsms`` down for this reason; nothing was sent or charged. ``code``
+    is v2rest's numbered error for it."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class SendingRules:
+    """The market's rules as Asanak enforces them: advertising lines send only inside the advertising
+    hours (Tehran time; else 1013), and an account may have a daily sending limit (1009)."""
+
+    advertising: frozenset[str] = frozenset()  # senders (98…) that are advertising lines
+    hours: tuple[datetime.time, datetime.time] = (datetime.time(9, 0), datetime.time(21, 0))
+    daily_limit: int | None = None  # messages per Tehran day, None: no limit
+
+    def refusal(self, sources: Sequence[str], count: int, sent_today: int, now: datetime.datetime) -> None:
+        local = now.astimezone(TEHRAN).time()
+        start, end = self.hours
+        inside = start <= local < end if start < end else (local >= start or local < end)
+        if not inside and any(source in self.advertising for source in sources):
+            raise NotAccepted(
+                "outside the hours allowed for advertising: only service lines may send now", 1013
+            )
+        if self.daily_limit is not None and sent_today + count > self.daily_limit:
+            raise NotAccepted("daily web-service sending limit reached", 1009)
 
 
 @dataclass(kw_only=True)
@@ -45,6 +72,8 @@ class ProviderState:
         self._calls: list[Call] = []
         self._scripts: dict[str, tuple[tuple[float, int], ...]] = {}
         self._refused: dict[str, bool] = {}  # destination (98… form) → named in the refusal
+        self.rules = SendingRules()
+        self._sent_on: dict[datetime.date, int] = {}  # messages accepted per Tehran day
 
     # --- the account ------------------------------------------------------------------------------
 
@@ -85,12 +114,15 @@ class ProviderState:
         with self._lock:
             for source, _, _, _ in items:
                 if source not in self._account.senders:
-                    raise NotAccepted(f"source number {source} is not an active sender of this account")
+                    raise NotAccepted(f"source number {source} is not an active sender of this account", 1002)
+            now = self.clock.now()
+            today = now.astimezone(TEHRAN).date()
+            self.rules.refusal([item[0] for item in items], len(items), self._sent_on.get(today, 0), now)
             cost = Decimal(sum(count_parts(text) for _, _, text, _ in items))
             if self._account.credit < cost:
-                raise NotAccepted("insufficient credit")
+                raise NotAccepted("insufficient credit", 1006)
             self._account.credit -= cost
-            now = self.clock.now()
+            self._sent_on[today] = self._sent_on.get(today, 0) + len(items)
             msgids: list[int] = []
             for source, destination, text, flag in items:
                 msgid = self._next_msgid

@@ -7,7 +7,9 @@ the same account, messages and faults as v1rest (a fault injected for ``sendsms`
 ``sendsms`` and ``p2psendsms``; one for ``getcredit`` hits ``getrialcredit`` too).
 Refusals are the numbered errors, with the HTTP status the reference gives: 1008 (validation; 401
 for wrong credentials), 1010 (HTTP 406, ``data.Invalids`` naming the invalid destinations), 1002
-(sender not active), 1006 (credit). Not yet: ``template``, ``templatelist``.
+(sender not active), 1006 (credit), 1009 (the account's daily limit) and 1013 (an advertising line
+outside the advertising hours), by the rules in :class:`~asanak_sandbox.state.SendingRules`.
+Not yet: ``template``, ``templatelist``.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _validation(message: str) -> _Numbered:
 
 
 def _not_accepted(exc: NotAccepted) -> _Numbered:
-    return _Numbered(1006 if "credit" in str(exc) else 1002, str(exc))
+    return _Numbered(exc.code, str(exc))
 
 
 def _text(fields: Mapping[str, Any], name: str) -> str:

@@ -4,10 +4,12 @@ whose first response was lost) and a competing attempt's write; both stores must
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sms_gateway.domain.model import Lease, Message, State
+from sms_gateway.adapters.dynamodb.items import MessageItem
+from sms_gateway.domain.model import Deferral, Lease, Message, State
 
 from tests.fakes import MemoryMessageStore
 
@@ -161,3 +163,65 @@ def test_given_a_recipient_settled_before_any_call_then_recorded_once_and_a_repe
     assert list(store.lease([message()], MINE)) == ["989121234567"]  # settled: never leased again
     [stored] = store.messages_of("r1").values()
     assert (stored.state, stored.reason) == (State.REJECTED, "opted_out")
+
+
+# -- deferrals: the send path stores them, the poll function's release reads and forgets them --------
+def deferral_store(store):
+    """The deferral side of the same table (the fake is one object; DynamoDB has its own adapter)."""
+    if isinstance(store, MemoryMessageStore):
+        return store
+    from sms_gateway.adapters.dynamodb.deferrals import DynamoDeferralStore
+
+    return DynamoDeferralStore(MessageItem.Meta.table_name)
+
+
+def deferral(request_id: str, due_at: datetime, token: str = "t1") -> Deferral:
+    return Deferral(
+        request_id=request_id,
+        body=json.dumps({"id": request_id, "to": "09121234567", "text": "سلام"}, ensure_ascii=False),
+        numbers=("989121234567",),
+        reason="daily_limit",
+        message="daily web-service sending limit reached",
+        due_at=due_at,
+        token=token,
+        meta={"k": "v"},
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=30),
+    )
+
+
+def test_given_deferrals_then_only_the_due_ones_are_read_oldest_first_and_within_the_limit(store):
+    for name, minutes in (("late", 30), ("first", 1), ("second", 2), ("third", 3)):
+        store.defer(deferral(name, NOW + timedelta(minutes=minutes)))
+    due = deferral_store(store)
+
+    found = due.due(NOW + timedelta(minutes=10), limit=2)
+
+    assert [d.request_id for d in found] == ["first", "second"]
+    assert found[0] == deferral("first", NOW + timedelta(minutes=1))  # every field survives the trip
+    assert due.due(NOW, limit=10) == []
+
+
+def test_given_a_request_deferred_again_then_the_old_token_cannot_forget_it_but_the_new_one_can(store):
+    store.defer(deferral("r1", NOW, token="old"))
+    store.defer(deferral("r1", NOW + timedelta(minutes=5), token="new"))
+    due = deferral_store(store)
+
+    assert due.forget(deferral("r1", NOW, token="old")) is False
+    [kept] = due.due(NOW + timedelta(hours=1), limit=10)
+    assert kept.token == "new"
+    assert due.forget(kept) is True
+    assert due.due(NOW + timedelta(hours=1), limit=10) == []
+    assert due.forget(kept) is False  # a second forget finds nothing
+
+
+def test_given_deferrals_then_tracking_never_sees_them(store):
+    if isinstance(store, MemoryMessageStore):
+        pytest.skip("the in-memory tracking store is a separate fake")
+    from sms_gateway.adapters.dynamodb.tracking import DynamoTrackingStore
+
+    store.defer(deferral("r1", NOW))
+
+    tracking = DynamoTrackingStore(MessageItem.Meta.table_name)
+    assert list(tracking.due(NOW + timedelta(days=1), page_size=100)) == []
+    assert tracking.count_in_flight(stop=lambda: False).value == 0

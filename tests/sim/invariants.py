@@ -27,7 +27,7 @@ def at_quiescence(world: World) -> list[str]:
     outcomes: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for event in world.publisher.events:
         detail = event.detail
-        if "to" not in detail:
+        if "to" not in detail or event.detail_type == "SMS Deferred":  # "not now" is not an outcome
             continue
         value = detail.get("msgid") or detail.get("reason")
         outcomes.setdefault((detail["request_id"], detail["to"]), set()).add((event.detail_type, value))

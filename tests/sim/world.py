@@ -6,8 +6,10 @@ One schedule = one seed. The world holds:
   after ``maxReceiveCount`` receives, and redrives from the DLQ under a **new message id**; a
   delete with a stale receipt may or may not take effect, as on SQS.
 * **Asanak** (a model): accepts; refuses calls holding numbers it considers invalid, naming them or
-  not; answers 429/503 without acting; accepts and then times out or answers 500; answers 500
-  without acting.
+  not; answers 429/503 without acting; says "not now" (its daily limit: the request is deferred to
+  Tehran midnight); accepts and then times out or answers 500; answers 500 without acting.
+* **The poll function's release of deferrals** (the real ``ReleaseService``), putting due requests
+  back on the queue under new message ids, crashing between the enqueue and the forget like the rest.
 * **Crashes** at every boundary the send code crosses: before and after each store write, before and
   after each provider call and each publish. A crashed invocation stops dead: no later write, call or
   batch response.
@@ -24,8 +26,9 @@ redrives until every queue is empty):
    the provider's msgid, or ``SMS Rejected`` with a reason — ``provider_rejected`` only if the
    provider refused it and never accepted it, ``outcome_unknown`` only where the provider may really
    have accepted it (an ambiguous answer, or an attempt that died holding its lease);
-3. no SQS message is deleted before each of its recipients has a durable outcome;
-4. nothing stays leased (``sending``) at quiescence;
+3. no SQS message is deleted before each of its recipients has a durable outcome, or its request a
+   stored deferral (which puts it back on the queue when due);
+4. nothing stays leased (``sending``) or deferred at quiescence;
 5. every accepted recipient is stored with its msgid and a next check: poll tracks it.
 """
 
@@ -37,11 +40,13 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from asanak.errors import AmbiguousError, RejectedError, RetryableError
+from sms_gateway.domain.deferral.release import ReleaseService
+from sms_gateway.domain.deferral.windows import SendWindows
 from sms_gateway.domain.model import Message, State
-from sms_gateway.domain.ports import MessageStore
+from sms_gateway.domain.ports import DeferralStore, MessageStore, RequestQueue
 from sms_gateway.domain.publishing.service import Change, PublishService
 from sms_gateway.domain.sending.service import Envelope, SendPolicy, SendService
 
@@ -53,6 +58,9 @@ VISIBILITY = timedelta(seconds=360)
 FUNCTION_TIMEOUT = timedelta(seconds=60)
 MAX_RECEIVE = 4
 CALL_TIMEOUT = timedelta(seconds=2)
+# Advertising hours all day long: a 1013 then means "probe again in two minutes", so releases (and
+# crashes in them) happen among the schedule's steps, not only while healing.
+WINDOWS = SendWindows(start=time(0, 0), end=time(23, 59, 59), probe_every=timedelta(minutes=2))
 TEXTS = ("code 1111", "code 2222", "your order shipped")
 
 
@@ -115,6 +123,8 @@ class World:
     violations: list[Violation] = field(default_factory=list)
     healing: bool = False
     p2p: bool = False  # the provider takes a text per recipient in one call (v2rest's p2psendsms)
+    deferrals: DeferralStore | None = None  # default: the store itself (the in-memory one is both)
+    bodies: dict[str, str] = field(default_factory=dict)  # SQS body → its request id
     _stack: list[Invocation] = field(default_factory=list)
     _counter: int = 0
 
@@ -128,11 +138,17 @@ class World:
         self.relay = PublishService(self.publisher)
         self._checkpoint = 0
         self.provider = ScriptedProvider(self._answer, each=self._answer_pairs if self.p2p else None)
+        if self.deferrals is None:
+            assert isinstance(self.store, DeferralStore)
+            self.deferrals = self.store
+        self.releaser = ReleaseService(store=self.deferrals, queue=_WorldQueue(self), clock=lambda: self.now)
         self.service = SendService(
             store=self.store,
             provider=self.provider,
             # one worker at a time: deterministic (concurrency comes from nesting)
-            policy=SendPolicy(SENDER, timedelta(days=30), concurrency=1, call_timeout=CALL_TIMEOUT),
+            policy=SendPolicy(
+                SENDER, timedelta(days=30), concurrency=1, call_timeout=CALL_TIMEOUT, windows=WINDOWS
+            ),
             clock=lambda: self.now,
             new_token=self._token,
             timer=lambda: self.now.timestamp(),
@@ -202,6 +218,9 @@ class World:
             raise RejectedError("bad request", method="sendsms", reason="validation", http_status=400)
         if roll < 0.05:
             raise RetryableError("too many requests", method="sendsms", http_status=429)
+        if 0.97 <= roll < 1.0:  # "not now", never while healing (roll 1.0)
+            reason = "daily_limit" if roll < 0.975 else "outside_hours"  # due at midnight, or in minutes
+            raise RejectedError("not now", method="sendsms", reason=reason, http_status=400)
         if roll < 0.08:
             self.maybe.update(pairs)
             raise AmbiguousError("500 without acting", method="sendsms", http_status=500)
@@ -239,6 +258,7 @@ class World:
             payload["id"] = request_id
         self.requests[request_id] = Request(recipients, text)
         body = json.dumps(payload)
+        self.bodies[body] = request_id
         self.queue.append(SqsMessage(message_id, body, request_id, visible_at=self.now))
         if "id" in payload and self.rng.random() < 0.2:  # the producer's SendMessage was retried
             self.queue.append(SqsMessage(self._new_id("sqs"), body, request_id, visible_at=self.now))
@@ -297,12 +317,31 @@ class World:
         recipients = self.store.messages_of(message.request) if request.recipients else {}
         for to in request.recipients:
             stored = recipients.get(to)
-            if stored is None or stored.state == State.SENDING:
+            if (stored is None or stored.state == State.SENDING) and not self._deferred(message.request):
                 self._violate(
                     f"message {message.message_id} deleted while {to} of {message.request} has no durable "
                     f"outcome ({'none' if stored is None else stored.state})"
                 )
         message.gone = True
+
+    def pending_deferrals(self) -> list:
+        assert self.deferrals is not None
+        return self.deferrals.due(self.now + timedelta(days=3), 100_000)
+
+    def _deferred(self, request_id: str) -> bool:
+        return any(d.request_id == request_id for d in self.pending_deferrals())
+
+    def release(self) -> None:
+        """One tick of the poll function's release, which may die at any boundary."""
+        crash_at = self.rng.choice((None, None, 1, 2, 3))  # while healing too: the next tick goes on
+        invocation = Invocation(len(self._stack), crash_at)
+        self._stack.append(invocation)
+        try:
+            self.releaser.run()
+        except Crash:
+            pass
+        finally:
+            self._stack.pop()
 
     def redrive(self) -> None:
         for message in self.dlq:
@@ -355,23 +394,46 @@ class World:
             self.redrive()
         elif roll < 0.88:
             self.relay_stream()
+        elif roll < 0.92:
+            self.release()
         else:
             self.now += timedelta(seconds=self.rng.choice((1, 30, 120, 400)))
 
     def _heal(self) -> None:
         self.healing = True
         for _ in range(200):
-            if not any(not m.gone for m in self.queue) and not self.dlq:
+            waiting = self.pending_deferrals()
+            if not any(not m.gone for m in self.queue) and not self.dlq and not waiting:
                 break
             self.now += VISIBILITY + timedelta(seconds=1)
+            if waiting:  # the ticks until the earliest window, at once
+                self.now = max(self.now, min(d.due_at for d in waiting))
+                self.release()
             while any(not m.gone and m.visible_at <= self.now for m in self.queue):
                 self.deliver()
             self.redrive()
-        if any(not m.gone for m in self.queue) or self.dlq:
-            self._violate("the queues never drained")
+        if any(not m.gone for m in self.queue) or self.dlq or self.pending_deferrals():
+            self._violate("the queues never drained (or a deferral was never released)")
         while self.relay_stream():
             pass
 
     # -- invariants ----------------------------------------------------------------------------------
     def _violate(self, what: str) -> None:
         self.violations.append(Violation(self.seed, what))
+
+
+class _WorldQueue(RequestQueue):
+    """The send queue as the release sees it: bodies back as new SQS messages (new message ids)."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+
+    def enqueue(self, bodies: Sequence[str]) -> list[int]:
+        world = self._world
+        world._boundary("before enqueue")
+        for body in bodies:
+            world.queue.append(
+                SqsMessage(world._new_id("sqs"), body, world.bodies[body], visible_at=world.now)
+            )
+        world._boundary("after enqueue")
+        return []

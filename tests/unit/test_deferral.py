@@ -272,7 +272,7 @@ def test_given_an_id_less_request_deferred_then_its_released_copy_continues_it_a
 
 
 def test_given_a_request_deferred_again_meanwhile_then_the_late_forget_keeps_the_new_deferral():
-    clock, store, queue = Clock(EVENING), MemoryMessageStore(), MemoryQueue()
+    clock, store = Clock(EVENING), MemoryMessageStore()
     provider = Provider(clock)
     send = send_service(store, provider, clock)
     body = {"id": "promo-1", "to": ["09120000001"], "text": "sale", "from": ADS}

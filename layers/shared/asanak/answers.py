@@ -56,6 +56,7 @@ _REASON_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("validation", ("اعتبارسنجی", "اعتبار سنجی")),
     ("out_of_credit", ("credit", "balance", "اعتبار", "موجودی")),
     ("daily_limit", ("daily", "per day", "روزانه")),
+    ("outside_hours", ("hours allowed", "allowed hours", "advertising hours", "ساعات مجاز", "ساعت مجاز")),
     ("inactive_sender", ("sender", "source", "originator", "line number", "فرستنده", "شماره خط")),
     (
         "invalid_destination",
