@@ -129,6 +129,7 @@ def _rules(sandbox: AsanakSandbox, body: Body) -> Any:
         advertising=[str(sender) for sender in body.get("advertising", [])],
         promotional_hours=str(body.get("promotional_hours", "09:00-21:00")),
         daily_limit=None if limit is None else int(limit),
+        template_only=[str(sender) for sender in body.get("template_only", [])],
     )
     return {"ok": True}
 

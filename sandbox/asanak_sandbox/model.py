@@ -44,6 +44,41 @@ def blacklist_flag(params: Mapping[str, Any]) -> bool:
 
 DEFAULT_TIMELINE: tuple[tuple[float, int], ...] = ((0, 1), (5, 2), (15, 9), (30, 6))
 """Seconds since acceptance → status: InQueue, Sent, SentToDest, then Success at 30 s."""
+HELD_STATUS = 20
+"""What free text from a template-only line shows for ever (observed: not delivered, not charged)."""
+
+
+@dataclass(frozen=True)
+class SandboxTemplate:
+    """An approved template of the account: ``%name%`` placeholders, each a required parameter."""
+
+    template_id: int
+    title: str
+    content: str
+    active: bool = True
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(re.findall(r"%(\w+)%", self.content)))
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        return re.sub(r"%(\w+)%", lambda found: str(values.get(found.group(1), "")), self.content)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.template_id,
+            "title": self.title,
+            "content": self.content,
+            "params": list(self.params),
+            "status": "active" if self.active else "inactive",
+        }
+
+
+DEFAULT_TEMPLATES = (
+    SandboxTemplate(101, "one-time code", "کد ورود شما: %code%"),
+    SandboxTemplate(102, "order shipped", "سفارش %order% برای %name% ارسال شد"),
+    SandboxTemplate(103, "retired", "این قالب دیگر فعال نیست", active=False),
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +92,8 @@ class SentSms:
     parts: int
     accepted_at: datetime.datetime
     to_blacklisted: bool = False  # the call carried the blacklist flag (either spelling)
+    template_id: int | None = None  # sent from an approved template
+    held: bool = False  # free text from a template-only line: stays at status 20, not charged
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

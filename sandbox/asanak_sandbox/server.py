@@ -29,7 +29,7 @@ from asanak_sandbox.clock import SandboxClock
 from asanak_sandbox.control import control
 from asanak_sandbox.faults import FaultBook
 from asanak_sandbox.httpd import API_PREFIX, CONTROL_PREFIX, LoopbackServer
-from asanak_sandbox.model import Call, Fault, SentSms, normalize_sender
+from asanak_sandbox.model import Call, Fault, SandboxTemplate, SentSms, normalize_sender
 from asanak_sandbox.push import InboundPush, push
 from asanak_sandbox.rendering import TEHRAN, TEHRAN_FORMAT, Reply, tehran_time
 from asanak_sandbox.state import Account, ProviderState, SendingRules
@@ -122,15 +122,22 @@ class AsanakSandbox(LoopbackServer):
         advertising: Sequence[str] = (),
         promotional_hours: str = "09:00-21:00",
         daily_limit: int | None = None,
+        template_only: Sequence[str] = (),
     ) -> None:
         """The market's rules: ``advertising`` senders send only within ``promotional_hours`` (Tehran
-        time, else 1013); at most ``daily_limit`` messages per Tehran day (else 1009)."""
+        time, else 1013); at most ``daily_limit`` messages per Tehran day (else 1009); free text from
+        ``template_only`` lines is held at status 20."""
         start, end = (datetime.time.fromisoformat(part) for part in promotional_hours.split("-"))
         self._state.rules = SendingRules(
             advertising=frozenset(normalize_sender(sender) for sender in advertising),
             hours=(start, end),
             daily_limit=daily_limit,
+            template_only=frozenset(normalize_sender(sender) for sender in template_only),
         )
+
+    def set_templates(self, templates: Sequence[SandboxTemplate]) -> None:
+        """Replace the account's approved templates."""
+        self._state.templates = {t.template_id: t for t in templates}
 
     def inject(self, fault: Fault) -> None:
         """Apply ``fault`` to the next ``fault.times`` matching API calls (in injection order)."""

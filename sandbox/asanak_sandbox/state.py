@@ -13,9 +13,19 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from asanak_sandbox.clock import SandboxClock
-from asanak_sandbox.model import DEFAULT_TIMELINE, Call, SentSms, count_parts, normalize_destination
+from asanak_sandbox.model import (
+    DEFAULT_TEMPLATES,
+    DEFAULT_TIMELINE,
+    HELD_STATUS,
+    Call,
+    SandboxTemplate,
+    SentSms,
+    count_parts,
+    normalize_destination,
+)
 from asanak_sandbox.rendering import TEHRAN
 
 
@@ -36,6 +46,7 @@ class SendingRules:
     advertising: frozenset[str] = frozenset()  # senders (98…) that are advertising lines
     hours: tuple[datetime.time, datetime.time] = (datetime.time(9, 0), datetime.time(21, 0))
     daily_limit: int | None = None  # messages per Tehran day, None: no limit
+    template_only: frozenset[str] = frozenset()  # lines whose free text is held at status 20
 
     def refusal(self, sources: Sequence[str], count: int, sent_today: int, now: datetime.datetime) -> None:
         local = now.astimezone(TEHRAN).time()
@@ -73,6 +84,7 @@ class ProviderState:
         self._scripts: dict[str, tuple[tuple[float, int], ...]] = {}
         self._refused: dict[str, bool] = {}  # destination (98… form) → named in the refusal
         self.rules = SendingRules()
+        self.templates: dict[int, SandboxTemplate] = {t.template_id: t for t in DEFAULT_TEMPLATES}
         self._sent_on: dict[datetime.date, int] = {}  # messages accepted per Tehran day
 
     # --- the account ------------------------------------------------------------------------------
@@ -118,20 +130,66 @@ class ProviderState:
             now = self.clock.now()
             today = now.astimezone(TEHRAN).date()
             self.rules.refusal([item[0] for item in items], len(items), self._sent_on.get(today, 0), now)
-            cost = Decimal(sum(count_parts(text) for _, _, text, _ in items))
+            held = [source in self.rules.template_only for source, _, _, _ in items]
+            charged = [text for (_, _, text, _), is_held in zip(items, held, strict=True) if not is_held]
+            cost = Decimal(sum(count_parts(text) for text in charged))
             if self._account.credit < cost:
                 raise NotAccepted("insufficient credit", 1006)
             self._account.credit -= cost
             self._sent_on[today] = self._sent_on.get(today, 0) + len(items)
             msgids: list[int] = []
-            for source, destination, text, flag in items:
-                msgid = self._next_msgid
-                self._next_msgid += 1
-                sms = SentSms(str(msgid), source, destination, text, count_parts(text), now, flag)
-                self._messages[sms.msgid] = sms
-                self._sent.append(sms)
-                msgids.append(msgid)
+            for (source, destination, text, flag), is_held in zip(items, held, strict=True):
+                sms = SentSms(
+                    str(self._next_msgid),
+                    source,
+                    destination,
+                    text,
+                    count_parts(text),
+                    now,
+                    flag,
+                    held=is_held,
+                )
+                msgids.append(self._keep(sms))
         return msgids
+
+    def _keep(self, sms: SentSms) -> int:
+        """Record an accepted SMS under the next msgid (the lock held)."""
+        self._next_msgid += 1
+        self._messages[sms.msgid] = sms
+        self._sent.append(sms)
+        return int(sms.msgid)
+
+    def accept_template(self, template_id: int, destination: str, values: Mapping[str, Any]) -> int:
+        """One SMS from an approved template (sent from the account's first line); its msgid.
+        :class:`NotAccepted` 1001 for a template that is unknown or not active, 1008 for a missing
+        parameter; the daily limit and the credit as for free text (a template is never advertising)."""
+        with self._lock:
+            template = self.templates.get(template_id)
+            if template is None or not template.active:
+                raise NotAccepted(f"template {template_id} is not valid or not active", 1001)
+            missing = [name for name in template.params if str(values.get(name, "")).strip() == ""]
+            if missing:
+                raise NotAccepted(f"template {template_id} needs parameter(s) {', '.join(missing)}", 1008)
+            text = template.render(values)
+            now = self.clock.now()
+            today = now.astimezone(TEHRAN).date()
+            self.rules.refusal([], 1, self._sent_on.get(today, 0), now)
+            cost = Decimal(count_parts(text))
+            if self._account.credit < cost:
+                raise NotAccepted("insufficient credit", 1006)
+            self._account.credit -= cost
+            self._sent_on[today] = self._sent_on.get(today, 0) + 1
+            source = sorted(self._account.senders)[0]
+            sms = SentSms(
+                str(self._next_msgid),
+                source,
+                destination,
+                text,
+                count_parts(text),
+                now,
+                template_id=template_id,
+            )
+            return self._keep(sms)
 
     def record(self, method: str, http_method: str, status: int, count: int, api: str = "v1rest") -> None:
         with self._lock:
@@ -167,6 +225,8 @@ class ProviderState:
             sms = self._messages.get(msgid)
             if sms is None:
                 return None
+            if sms.held:
+                return sms, HELD_STATUS, 0.0
             timeline = self._scripts.get(sms.destination, DEFAULT_TIMELINE)
         elapsed = (now - sms.accepted_at).total_seconds()
         code, since = 1, 0.0

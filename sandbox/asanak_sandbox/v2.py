@@ -9,7 +9,11 @@ Refusals are the numbered errors, with the HTTP status the reference gives: 1008
 for wrong credentials), 1010 (HTTP 406, ``data.Invalids`` naming the invalid destinations), 1002
 (sender not active), 1006 (credit), 1009 (the account's daily limit) and 1013 (an advertising line
 outside the advertising hours), by the rules in :class:`~asanak_sandbox.state.SendingRules`.
-Not yet: ``template``, ``templatelist``.
+``template`` sends one of the account's approved templates (:data:`~asanak_sandbox.model.DEFAULT_TEMPLATES`,
+``%name%`` placeholders) to one destination: 1001 for a template unknown or not active, 1008 for a
+missing parameter; ``templatelist`` lists them (``id``, ``title``, ``content``, ``params``, ``status``
+— the shape is this sandbox's reading, Asanak does not document it). Free text from a line set
+``template_only`` is accepted but held at status 20 and not charged, as observed.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from asanak_sandbox.rendering import JSON_TYPE, Reply
 from asanak_sandbox.state import NotAccepted, ProviderState
 
 API2_PREFIX = "/webservice/v2rest"
-V2_METHODS = ("sendsms", "p2psendsms", "msgstatus", "getcredit", "getrialcredit")
+V2_METHODS = ("sendsms", "p2psendsms", "template", "msgstatus", "getcredit", "getrialcredit", "templatelist")
+_FAULTS_OF = {"getrialcredit": "getcredit", "p2psendsms": "sendsms", "template": "sendsms"}
+"""A fault injected for v1's method hits these v2 methods too (the sending ones, the credit ones)."""
 MAX_BATCH = 100
 RIALS_PER_MESSAGE = Decimal(1000)
 """What the sandbox's rial credit is worth in messages (``getrialcredit`` = credit × this)."""
@@ -70,7 +76,7 @@ class V2Api:
 
     def serve(self, method: str, fields: Mapping[str, Any]) -> Reply:
         """Answer one v2rest call (and record it, with ``api`` ``v2rest``)."""
-        fault = self._faults.take({"getrialcredit": "getcredit", "p2psendsms": "sendsms"}.get(method, method))
+        fault = self._faults.take(_FAULTS_OF.get(method, method))
         reply = canned_reply(fault) if fault is not None else None
         if reply is None:
             try:
@@ -78,7 +84,7 @@ class V2Api:
             except _Numbered as refused:
                 reply = refused.reply
         reply.delay += self._latency()
-        listed = {"sendsms": "destination", "msgstatus": "msgid"}.get(method)
+        listed = {"sendsms": "destination", "template": "destination", "msgstatus": "msgid"}.get(method)
         count = len(split_list(_text(fields, listed))) if listed else 0
         if method == "p2psendsms" and isinstance(fields.get("data"), list):
             count = len(fields["data"])
@@ -95,6 +101,11 @@ class V2Api:
         if method == "p2psendsms":
             msgids = self._p2psendsms(fields)
             return envelope(200, "success", msgids[:-1] if drop_last else msgids)
+        if method == "template":
+            msgid = self._template(fields)
+            return envelope(200, "success", [] if drop_last else [msgid])
+        if method == "templatelist":
+            return envelope(200, "success", [t.to_json() for t in self._state.templates.values()])
         if method == "msgstatus":
             return envelope(200, "success", self._msgstatus(fields))
         credit = self._state.credit
@@ -131,6 +142,22 @@ class V2Api:
         flags = [blacklist_flag(item) for item in lowered]
         try:
             return self._state.accept_each(list(zip(sources, destinations, texts, flags, strict=True)))
+        except NotAccepted as exc:
+            raise _not_accepted(exc) from None
+
+    def _template(self, fields: Mapping[str, Any]) -> int:
+        raw_id = fields.get("template_id")
+        if isinstance(raw_id, bool) or not str(raw_id or "").strip().isdigit():
+            raise _validation("template_id must be a template's number")
+        values = fields.get("parameters") or {}
+        if not isinstance(values, dict):
+            raise _validation("parameters must be an object")
+        raw = split_list(_text(fields, "destination"))
+        if len(raw) != 1:
+            raise _validation("a template goes to exactly one destination")
+        [destination] = self._destinations(raw)
+        try:
+            return self._state.accept_template(int(str(raw_id).strip()), destination, values)
         except NotAccepted as exc:
             raise _not_accepted(exc) from None
 

@@ -154,3 +154,59 @@ def test_given_v1rest_then_p2p_is_refused_before_any_request(sandbox):
     with pytest.raises(ValueError, match="v2rest"):
         AsanakClient(sandbox.base_url, "user", "pass").p2p_send([otp(1)])
     assert sandbox.calls == []
+
+
+# -- approved templates --------------------------------------------------------------------------------
+def test_given_an_approved_template_then_one_destination_gets_it_rendered_and_its_msgid_comes_back(
+    sandbox, client
+):
+    msgid = client.send_template("102", "09121234567", {"order": "A-17", "name": "مریم"})
+
+    [sms] = sandbox.sent
+    assert (sms.msgid, sms.destination, sms.template_id) == (msgid, "989121234567", 102)
+    assert sms.text == "سفارش A-17 برای مریم ارسال شد"
+    assert v2_calls(sandbox) == [("template", 200)]
+
+
+@pytest.mark.parametrize(
+    ("template_id", "params", "reason"),
+    [("999", {"code": "1"}, "invalid_template"), ("103", {}, "invalid_template"), ("101", {}, "validation")],
+    ids=["unknown", "inactive", "missing-parameter"],
+)
+def test_given_a_template_asanak_refuses_then_a_rejection_with_its_reason_and_nothing_sent(
+    sandbox, client, template_id, params, reason
+):
+    with pytest.raises(RejectedError) as refused:
+        client.send_template(template_id, "09121234567", params)
+
+    assert refused.value.reason == reason
+    assert sandbox.sent == []
+
+
+def test_given_the_template_list_then_ids_parameters_and_activity_are_read(sandbox, client):
+    listed = {t.template_id: (t.params, t.active) for t in client.template_list()}
+
+    assert listed == {"101": (("code",), True), "102": (("order", "name"), True), "103": ((), False)}
+
+
+def test_given_v1rest_when_asked_for_templates_then_a_clear_error_and_no_request(sandbox):
+    with AsanakClient(sandbox.base_url, "user", "pass") as v1:
+        with pytest.raises(ValueError, match="v2rest"):
+            v1.send_template("101", "09121234567", {"code": "1"})
+        with pytest.raises(ValueError, match="v2rest"):
+            v1.template_list()
+    assert sandbox.calls == []
+
+
+def test_given_free_text_from_a_template_only_line_then_accepted_but_held_at_status_20_uncharged(
+    sandbox, client
+):
+    sandbox.set_rules(template_only=[SENDER])
+    sandbox.credit = Decimal(10)
+
+    [msgid] = client.send_sms(SENDER, ["989121234567"], "free text")
+    sandbox.clock.advance(3600)
+
+    [status] = client.msg_status([msgid])
+    assert status.code == 20
+    assert sandbox.credit == Decimal(10)

@@ -266,6 +266,17 @@ def parse_msgids(text: str) -> list[str]:
     return msgids_of(_load(text))
 
 
+def one_msgid_of(value: Any) -> list[str]:
+    """The msgid of a loaded ``template`` answer (v2's ``data``: a list of one, a bare msgid, or an
+    object naming it), as a list of one."""
+    if isinstance(value, dict):
+        lowered = _lowered(value)
+        value = lowered.get("msgid", lowered.get("msgids", lowered.get("id")))
+    if isinstance(value, list):
+        return [normalize_msgid(item) for item in value]
+    return [normalize_msgid(value)]
+
+
 def msgids_of(value: Any) -> list[str]:
     """The msgids of a loaded ``sendsms`` answer (v1's body, or v2's ``data``)."""
     if isinstance(value, list):

@@ -20,8 +20,8 @@ from asanak.errors import (
 from asanak.numbers import InvalidNumberError, normalize_number
 
 SENDSMS, MSGSTATUS, GETCREDIT, GETRIALCREDIT = "sendsms", "msgstatus", "getcredit", "getrialcredit"
-P2PSENDSMS = "p2psendsms"
-SENDING = frozenset({SENDSMS, P2PSENDSMS})
+P2PSENDSMS, TEMPLATE, TEMPLATELIST = "p2psendsms", "template", "templatelist"
+SENDING = frozenset({SENDSMS, P2PSENDSMS, TEMPLATE})
 """Methods that send: an answer lost or broken after the request may mean the SMS went out."""
 
 # Keywords that name the reason of a refusal, in English and Persian; checked in this order.

@@ -48,7 +48,7 @@ default, as the manual recommends) keeps it out of URLs altogether.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Self, TypeVar
@@ -57,10 +57,20 @@ from urllib.parse import urlsplit
 import urllib3
 
 from asanak import _parse
-from asanak.answers import GETCREDIT, GETRIALCREDIT, MSGSTATUS, P2PSENDSMS, SENDSMS, classify_answer
+from asanak.answers import (
+    GETCREDIT,
+    GETRIALCREDIT,
+    MSGSTATUS,
+    P2PSENDSMS,
+    SENDSMS,
+    TEMPLATE,
+    TEMPLATELIST,
+    classify_answer,
+)
 from asanak.batching import MAX_BATCH, chunked
 from asanak.errors import AmbiguousError, excerpt
 from asanak.statuses import MessageStatus
+from asanak.templates import Template, templates_of
 from asanak.transport import USER_AGENT, Transport
 
 API_V1, API_V2 = "v1rest", "v2rest"
@@ -123,12 +133,17 @@ __all__ = [
     "AsanakClient",
     "MessageStatus",
     "P2PMessage",
+    "Template",
     "api_of",
     "chunked",
     "classify_answer",
 ]
 
 T = TypeVar("T")
+
+
+def _no_v1(text: str) -> Any:  # pragma: no cover - v2-only methods are refused before any request
+    raise _parse.ShapeError("not a v1rest method")
 
 
 class AsanakClient:
@@ -218,10 +233,35 @@ class AsanakClient:
         _check_destinations([m.destination for m in messages])
         return self._msgids(P2PSENDSMS, {"data": [m.fields() for m in messages]}, len(messages), "messages")
 
-    def _msgids(self, method: str, fields: dict[str, Any], expected: int, what: str) -> list[str]:
+    def send_template(self, template_id: str, destination: str, parameters: Mapping[str, str]) -> str:
+        """Send approved template ``template_id`` (digits) with ``parameters`` to one destination
+        (v2rest's ``template``; ``ValueError`` on v1rest, before any request); its msgid. The answer
+        is read like :meth:`send_sms`'s: anything but one msgid is an :class:`AmbiguousError`."""
+        if self.api != API_V2:
+            raise ValueError("templates are a v2rest method: use a .../v2rest base URL")
+        if not str(template_id).isdigit():
+            raise ValueError(f"template_id must be digits, got {template_id!r}")
+        _check_destinations([destination])
+        fields = {"template_id": int(template_id), "parameters": dict(parameters), "destination": destination}
+        return self._msgids(TEMPLATE, fields, 1, "destination", read_v2=_parse.one_msgid_of)[0]
+
+    def template_list(self) -> list[Template]:
+        """The account's templates (v2rest's ``templatelist``; ``ValueError`` on v1rest)."""
+        if self.api != API_V2:
+            raise ValueError("templatelist is a v2rest method: use a .../v2rest base URL")
+        return self._ask(TEMPLATELIST, {}, _no_v1, templates_of)[0]
+
+    def _msgids(
+        self,
+        method: str,
+        fields: dict[str, Any],
+        expected: int,
+        what: str,
+        read_v2: Callable[[Any], list[str]] = _parse.msgids_of,
+    ) -> list[str]:
         """A sending call's msgids, one per SMS asked for; another number is an AmbiguousError: the
         provider accepted something, but what is unknown."""
-        msgids, status, text = self._ask(method, fields, _parse.parse_msgids, _parse.msgids_of)
+        msgids, status, text = self._ask(method, fields, _parse.parse_msgids, read_v2)
         if len(msgids) == expected:
             return msgids
         raise AmbiguousError(
