@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from asanak.errors import AsanakError
+from asanak.templates import Template
 from sms_gateway.adapters.asanak_provider import classify
 from sms_gateway.domain.errors import StoreError
 from sms_gateway.domain.events import Event
@@ -64,6 +65,7 @@ class MemoryMessageStore(MessageStore, DeferralStore):
         self.opted: set[str] = set()
         self.parks: dict[str, str] = {}
         self.deferrals: dict[str, Deferral] = {}
+        self.listed: list[Template] | None = None  # the template list, as poll stored it
         self.writes = 0
         self._lock = threading.RLock()
 
@@ -212,6 +214,9 @@ class MemoryMessageStore(MessageStore, DeferralStore):
         self._after("park", [])
         return parked
 
+    def templates(self) -> list[Template] | None:
+        return None if self.listed is None else list(self.listed)
+
     def defer(self, deferral: Deferral) -> None:
         self._before("defer", [])
         with self._lock:
@@ -299,6 +304,15 @@ class ScriptedProvider(SmsProvider):
         self._each = each
         self.texts_per_recipient = each is not None
         self._lock = threading.Lock()
+        self.templates = False  # set True: template requests go through send_template, answered by
+        # ``answer([destination], "template <id> <params>")``
+
+    def send_template(self, destination: str, template_id: str, params: Mapping[str, str]) -> str:
+        assert self.templates, "this provider sends no templates"
+        text = f"template {template_id} {sorted(params.items())}"
+        self._record("(template)", [destination], text, False)
+        [msgid] = self._classified(lambda: self._answer([destination], text))
+        return msgid
 
     def send(
         self, source: str, destinations: Sequence[str], text: str, *, to_blacklisted: bool = False
@@ -425,6 +439,12 @@ class MemoryTrackingStore(TrackingStore):
         return False
 
     def record_credit(self, credit: Decimal, now: datetime) -> None:
+        return None
+
+    def claim_template_refresh(self, now: datetime, interval: timedelta) -> bool:
+        return False
+
+    def record_templates(self, templates: Sequence[Template], now: datetime) -> None:
         return None
 
 

@@ -10,7 +10,7 @@ means the provider did nothing, so repeating the call cannot send twice.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TypeVar
 
@@ -26,6 +26,7 @@ from asanak.errors import (
     RetryableError,
 )
 from asanak.statuses import MessageStatus
+from asanak.templates import Template
 
 from sms_gateway.adapters.secrets import Credentials, SecretCredentials
 from sms_gateway.domain.model import Outgoing
@@ -148,6 +149,17 @@ class AsanakProvider(SmsProvider):
     def send_each(self, items: Sequence[Outgoing]) -> list[str]:
         messages = [P2PMessage(i.source, i.destination, i.text, i.to_blacklisted) for i in items]
         return self._call(lambda client: client.p2p_send(messages))
+
+    @property
+    def templates(self) -> bool:  # type: ignore[override]
+        """On v2rest: approved templates (``template``, ``templatelist``)."""
+        return api_of(self._base_url) == API_V2
+
+    def send_template(self, destination: str, template_id: str, params: Mapping[str, str]) -> str:
+        return self._call(lambda client: client.send_template(template_id, destination, params))
+
+    def template_list(self) -> list[Template]:
+        return self._call(lambda client: client.template_list())
 
     def rial_credit(self) -> Decimal | None:
         if api_of(self._base_url) != API_V2:

@@ -33,6 +33,10 @@ class Reason:
     PROVIDER_REJECTED = "provider_rejected"
     OUTCOME_UNKNOWN = "outcome_unknown"
     DUPLICATE_ID = "duplicate_id"  # the id was already used, within the retention, for other content
+    INVALID_TEMPLATE = (
+        "invalid_template"  # not in the account's template list, inactive, or a parameter missing
+    )
+    TEMPLATE_UNSUPPORTED = "template_unsupported"  # a template request to a stack on v1rest (no templates)
 
 
 @dataclass(frozen=True)
@@ -57,21 +61,33 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def _templated(detail: dict[str, Any], template_id: str | None) -> dict[str, Any]:
+    """``template_id`` is in the detail of events about template requests only."""
+    if template_id is not None:
+        detail["template_id"] = template_id
+    return detail
+
+
 def sms_accepted(
-    *, request_id: str, msgid: str, to: str, sender: str, parts: int, meta: Mapping[str, Any] | None
+    *,
+    request_id: str,
+    msgid: str,
+    to: str,
+    sender: str,
+    parts: int,
+    meta: Mapping[str, Any] | None,
+    template_id: str | None = None,
 ) -> Event:
-    return Event(
-        ACCEPTED,
-        {
-            "event_id": event_id(ACCEPTED, request_id, to, msgid),
-            "request_id": request_id,
-            "msgid": msgid,
-            "to": to,
-            "from": sender,
-            "parts": parts,
-            "meta": meta,
-        },
-    )
+    detail = {
+        "event_id": event_id(ACCEPTED, request_id, to, msgid),
+        "request_id": request_id,
+        "msgid": msgid,
+        "to": to,
+        "from": sender,
+        "parts": parts,
+        "meta": meta,
+    }
+    return Event(ACCEPTED, _templated(detail, template_id))
 
 
 def sms_rejected(
@@ -82,6 +98,7 @@ def sms_rejected(
     message: str,
     meta: Mapping[str, Any] | None,
     change: str = "",
+    template_id: str | None = None,
 ) -> Event:
     """``change`` tells apart rejections that share request, number and reason (the SQS message that
     carried a request-level rejection)."""
@@ -94,7 +111,7 @@ def sms_rejected(
     }
     if to is not None:
         detail["to"] = to
-    return Event(REJECTED, detail)
+    return Event(REJECTED, _templated(detail, template_id))
 
 
 def sms_deferred(
@@ -130,23 +147,21 @@ def sms_status_changed(
     msgid, status = message.msgid, message.status
     if msgid is None or status is None:
         raise ValueError("a status change needs the message's msgid and status")
-    return Event(
-        STATUS_CHANGED,
-        {
-            "event_id": event_id(STATUS_CHANGED, msgid, status, message.final),
-            "request_id": message.request_id,
-            "msgid": msgid,
-            "to": message.to,
-            "status": status,
-            "status_name": status_name,
-            "final": message.final,
-            "previous_status": previous_status,
-            "sent_at": iso(message.sent_at),
-            "delivered_at": iso(message.delivered_at),
-            "outcome": outcome,
-            "meta": message.meta,
-        },
-    )
+    detail = {
+        "event_id": event_id(STATUS_CHANGED, msgid, status, message.final),
+        "request_id": message.request_id,
+        "msgid": msgid,
+        "to": message.to,
+        "status": status,
+        "status_name": status_name,
+        "final": message.final,
+        "previous_status": previous_status,
+        "sent_at": iso(message.sent_at),
+        "delivered_at": iso(message.delivered_at),
+        "outcome": outcome,
+        "meta": message.meta,
+    }
+    return Event(STATUS_CHANGED, _templated(detail, message.template_id))
 
 
 def sms_received(

@@ -51,6 +51,7 @@ class Message:
     lease_token: str | None = None  # the attempt holding a ``sending`` recipient
     lease_until: datetime | None = None  # when that hold expires
     fingerprint: str | None = None  # the request's content fingerprint (tells a reused id apart)
+    template_id: str | None = None  # sent from this approved template (events carry it)
     next_check: datetime | None = None
     expires_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -71,6 +72,7 @@ class Rejections:
     request_id: str
     meta: Mapping[str, Any] | None
     entries: tuple[Rejection, ...]
+    template_id: str | None = None  # the request named this approved template
 
 
 @dataclass(frozen=True)

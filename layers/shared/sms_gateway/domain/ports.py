@@ -20,7 +20,7 @@ An adapter raises only the domain's errors (:mod:`sms_gateway.domain.errors`,
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -29,6 +29,7 @@ from asanak.batching import MAX_BATCH
 
 if TYPE_CHECKING:
     from asanak.statuses import MessageStatus
+    from asanak.templates import Template
 
     from sms_gateway.domain.events import Event
     from sms_gateway.domain.model import (
@@ -87,6 +88,10 @@ class MessageStore(ABC):
     @abstractmethod
     def defer(self, deferral: Deferral) -> None:
         """Keep ``deferral`` until it is due, replacing the request's earlier deferral if any."""
+
+    @abstractmethod
+    def templates(self) -> list[Template] | None:
+        """The account's template list as the poll function last stored it; None: never listed."""
 
 
 class DeferralStore(ABC):
@@ -152,6 +157,14 @@ class TrackingStore(ABC):
     @abstractmethod
     def record_credit(self, credit: Decimal, now: datetime) -> None: ...
 
+    @abstractmethod
+    def claim_template_refresh(self, now: datetime, interval: timedelta) -> bool:
+        """True for the one run that may list the templates now (none did within ``interval``)."""
+
+    @abstractmethod
+    def record_templates(self, templates: Sequence[Template], now: datetime) -> None:
+        """Store the account's template list (read by the send path before template sends)."""
+
 
 class InboundStore(ABC):
     """Port: what receiving needs from storage."""
@@ -182,6 +195,9 @@ class SmsProvider(ABC):
     texts_per_recipient: bool = False
     """Whether :meth:`send_each` takes a different text per recipient in one call."""
 
+    templates: bool = False
+    """Whether the provider sends approved templates (:meth:`send_template`, :meth:`template_list`)."""
+
     @abstractmethod
     def send(
         self, source: str, destinations: Sequence[str], text: str, *, to_blacklisted: bool = False
@@ -193,6 +209,15 @@ class SmsProvider(ABC):
         """Send each item's text to its destination, all in one call; one msgid per item, in order.
         Only where :attr:`texts_per_recipient`."""
         raise NotImplementedError("this provider takes one text per call")
+
+    def send_template(self, destination: str, template_id: str, params: Mapping[str, str]) -> str:
+        """Send approved template ``template_id`` with ``params`` to one destination; its msgid.
+        Only where :attr:`templates`."""
+        raise NotImplementedError("this provider sends no templates")
+
+    def template_list(self) -> list[Template]:
+        """The account's templates. Only where :attr:`templates`."""
+        raise NotImplementedError("this provider sends no templates")
 
     @abstractmethod
     def status(self, msgids: Sequence[str]) -> list[MessageStatus]:

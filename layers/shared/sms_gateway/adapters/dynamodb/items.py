@@ -11,6 +11,7 @@
 | parked        | ``PARK#<body hash>`` | ``#PARK``     | an id-less request on its way to the DLQ      |
 | deferral      | ``DEFER#<request_id>``| ``#DEFERRED`` | a request waiting for its window (its body)   |
 | credit check  | ``CREDIT``           | ``#CREDIT``   | when credit was last read, and its value      |
+| templates     | ``TEMPLATES``        | ``#TEMPLATES``| the account's template list, when last listed |
 
 Access patterns: a request and all its recipients are one ``Query`` on ``pk``; a recipient is one
 ``GetItem``; messages not yet final are found through the sparse GSI ``inflight`` (hash
@@ -92,6 +93,7 @@ class MessageItem(_Base):
     lease_token = UnicodeAttribute(null=True)  # the send attempt that holds (or held) this recipient
     lease_until = NumberAttribute(null=True)  # epoch seconds; only while ``sending``
     fingerprint = UnicodeAttribute(null=True)  # the request's content fingerprint
+    template_id = UnicodeAttribute(null=True)  # the approved template it was sent from
     inflight = InflightIndex()
 
 
@@ -137,6 +139,7 @@ class RejectionItem(_Base):
     meta = UnicodeAttribute(null=True)  # the request's meta, as compact JSON
     entries = UnicodeAttribute()  # JSON list of {"to", "reason", "message"}
     created_at = UTCDateTimeAttribute(null=True)
+    template_id = UnicodeAttribute(null=True)
 
 
 class ParkedItem(_Base):
@@ -185,6 +188,18 @@ class CreditItem(_Base):
     credit = UnicodeAttribute(null=True)
 
 
+class TemplatesItem(_Base):
+    """The account's approved templates as the poll function last listed them (the send path reads
+    them with a ``Query`` on the key, before any template is sent)."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    checked_at = NumberAttribute(default=0)  # the claim: one run lists them per interval
+    templates = UnicodeAttribute(null=True)  # JSON list of {"id", "title", "params", "active"}
+    listed_at = UTCDateTimeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[_Base], ...] = (
     MessageItem,
     RejectionItem,
@@ -193,6 +208,7 @@ ALL_MODELS: tuple[type[_Base], ...] = (
     ParkedItem,
     DeferredItem,
     CreditItem,
+    TemplatesItem,
 )
 
 
@@ -234,3 +250,5 @@ INBOUND_SK = "#INBOUND"
 OPTOUT_SK = "#OPTOUT"
 CREDIT_PK = "CREDIT"
 CREDIT_SK = "#CREDIT"
+TEMPLATES_PK = "TEMPLATES"
+TEMPLATES_SK = "#TEMPLATES"

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from asanak.templates import Template
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.update import Action
@@ -23,11 +24,13 @@ from sms_gateway.adapters.dynamodb.items import (
     OPTOUT_SK,
     PARK_SK,
     REJECTED_SK,
+    TEMPLATES_PK,
     DeferredItem,
     MessageItem,
     OptOutItem,
     ParkedItem,
     RejectionItem,
+    TemplatesItem,
     bind_table,
     deferral_pk,
     message_sk,
@@ -95,6 +98,7 @@ def to_message(item: MessageItem) -> Message:
         lease_token=item.lease_token,
         lease_until=from_epoch(item.lease_until),
         fingerprint=item.fingerprint,
+        template_id=item.template_id,
     )
 
 
@@ -115,6 +119,7 @@ def to_item(message: Message, lease: Lease | None = None) -> MessageItem:
         lease_token=None if lease is None else lease.token,
         lease_until=None if lease is None else epoch(lease.until),
         fingerprint=message.fingerprint,
+        template_id=message.template_id,
         final=message.final,
         reason=message.reason,
         reason_message=None if message.reason_message is None else message.reason_message[:500],
@@ -327,6 +332,7 @@ class DynamoMessageStore(MessageStore):
             ),
             expires_at=expires_at,
             created_at=datetime.now(UTC),
+            template_id=rejections.template_id,
         )
         try:
             self._write(
@@ -363,6 +369,23 @@ class DynamoMessageStore(MessageStore):
         except (ClientError, BotoCoreError, PynamoDBException) as exc:
             raise StoreError("could not park the request") from exc
         return request_id
+
+    def templates(self) -> list[Template] | None:
+        try:
+            found = list(TemplatesItem.query(TEMPLATES_PK))
+        except (ClientError, BotoCoreError, PynamoDBException) as exc:
+            raise StoreError("could not read the template list") from exc
+        if not found or found[0].templates is None:
+            return None
+        return [
+            Template(
+                str(entry["id"]),
+                str(entry.get("title") or ""),
+                None if entry.get("params") is None else tuple(entry["params"]),
+                bool(entry.get("active", True)),
+            )
+            for entry in json.loads(found[0].templates)
+        ]
 
     def defer(self, deferral: Deferral) -> None:
         item = DeferredItem(
@@ -409,4 +432,5 @@ def to_rejections(item: RejectionItem) -> Rejections:
             Rejection(entry.get("to"), entry["reason"], entry.get("message", ""))
             for entry in json.loads(item.entries)
         ),
+        template_id=item.template_id,
     )

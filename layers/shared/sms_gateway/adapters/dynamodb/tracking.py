@@ -9,11 +9,13 @@ run got there first and is reported as ``False`` (or ignored), never as an error
 from __future__ import annotations
 
 import heapq
+import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from asanak.templates import Template
 from pynamodb.constants import COUNT, NONE
 from pynamodb.exceptions import PynamoDBException, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -23,8 +25,11 @@ from sms_gateway.adapters.dynamodb.items import (
     CREDIT_PK,
     CREDIT_SK,
     INFLIGHT_INDEX,
+    TEMPLATES_PK,
+    TEMPLATES_SK,
     CreditItem,
     MessageItem,
+    TemplatesItem,
     bind_table,
     message_sk,
     request_pk,
@@ -177,19 +182,28 @@ class DynamoTrackingStore(TrackingStore):
 
     # -- credit ---------------------------------------------------------------------------------------
     def claim_credit_check(self, now: datetime, interval: timedelta) -> bool:
-        item = CreditItem(CREDIT_PK, CREDIT_SK)
+        return _claim(CreditItem(CREDIT_PK, CREDIT_SK), now, interval, "the credit check")
+
+    def claim_template_refresh(self, now: datetime, interval: timedelta) -> bool:
+        return _claim(TemplatesItem(TEMPLATES_PK, TEMPLATES_SK), now, interval, "the template list")
+
+    def record_templates(self, templates: Sequence[Template], now: datetime) -> None:
+        listed = [
+            {"id": t.template_id, "title": t.title, "params": t.params, "active": t.active} for t in templates
+        ]
         try:
-            item.update(
-                actions=[CreditItem.checked_at.set(epoch(now))],
-                condition=CreditItem.pk.does_not_exist() | (CreditItem.checked_at <= epoch(now - interval)),
+            TemplatesItem(TEMPLATES_PK, TEMPLATES_SK).update(
+                actions=[
+                    TemplatesItem.templates.set(json.dumps(listed, ensure_ascii=False)),
+                    TemplatesItem.listed_at.set(now),
+                ],
+                condition=TemplatesItem.checked_at == epoch(now),
             )
         except UpdateError as exc:
-            if exc.cause_response_code == CONDITION_FAILED:
-                return False
-            raise StoreError(f"could not claim the credit check: {exc.cause_response_code}") from exc
+            if exc.cause_response_code != CONDITION_FAILED:  # a later run already listed them again
+                raise StoreError(f"could not record the templates: {exc.cause_response_code}") from exc
         except PynamoDBException as exc:
-            raise StoreError("could not claim the credit check") from exc
-        return True
+            raise StoreError("could not record the templates") from exc
 
     def record_credit(self, credit: Decimal, now: datetime) -> None:
         try:
@@ -201,3 +215,20 @@ class DynamoTrackingStore(TrackingStore):
                 raise StoreError(f"could not record the credit: {exc.cause_response_code}") from exc
         except PynamoDBException as exc:
             raise StoreError("could not record the credit") from exc
+
+
+def _claim(item: CreditItem | TemplatesItem, now: datetime, interval: timedelta, what: str) -> bool:
+    """One run per ``interval`` may do ``what``: a conditional update of the item's ``checked_at``."""
+    model = type(item)
+    try:
+        item.update(
+            actions=[model.checked_at.set(epoch(now))],
+            condition=model.pk.does_not_exist() | (model.checked_at <= epoch(now - interval)),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == CONDITION_FAILED:
+            return False
+        raise StoreError(f"could not claim {what}: {exc.cause_response_code}") from exc
+    except PynamoDBException as exc:
+        raise StoreError(f"could not claim {what}") from exc
+    return True

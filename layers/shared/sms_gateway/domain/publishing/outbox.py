@@ -91,6 +91,7 @@ def accepted_event(message: Message) -> Event:
         sender=message.sender,
         parts=message.parts,
         meta=message.meta,
+        template_id=message.template_id,
     )
 
 
@@ -101,6 +102,7 @@ def rejected_event(message: Message) -> Event:
         reason=message.reason or Reason.OUTCOME_UNKNOWN,
         message=message.reason_message or "",
         meta=message.meta,
+        template_id=message.template_id,
     )
 
 
@@ -123,6 +125,7 @@ def rejection_events(rejections: Rejections) -> list[Event]:
             message=entry.message,
             meta=rejections.meta,
             change=rejections.key,
+            template_id=rejections.template_id,
         )
         for entry in rejections.entries
     ]

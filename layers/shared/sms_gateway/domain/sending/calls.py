@@ -30,7 +30,11 @@ def send_through(
 ) -> list[str]:
     """One provider call for ``messages`` (each number's text in ``texts``; sender and blacklist
     option from ``request``): one ``send`` when they share a text, else one ``send_each`` (a different
-    text per recipient, on a provider that takes them in one call)."""
+    text per recipient, on a provider that takes them in one call); a template request's one
+    recipient through ``send_template``."""
+    if request.template is not None:
+        [message] = messages  # grouped one per call
+        return [provider.send_template(message.to, request.template.template_id, request.template.values)]
     distinct = {texts[m.to] for m in messages}
     flag = request.to_blacklisted
     if len(distinct) == 1:

@@ -89,8 +89,9 @@ def group_calls(plans: Sequence[Plan], max_batch: int, *, texts_per_recipient: b
     per call and no number twice in one call (two requests may share a text and a recipient). A
     (request, recipient) is in one call at most: all calls of an attempt hold the same lease token,
     so a second one would pass for our own earlier write. With ``texts_per_recipient`` (a provider
-    that takes a text per recipient in one call) recipients of different texts share calls too."""
-    groups: dict[tuple[str, str | None, bool], list[Call]] = defaultdict(list)
+    that takes a text per recipient in one call) recipients of different texts share calls too. A
+    template goes to one destination per call, as the provider's ``template`` method takes it."""
+    groups: dict[tuple[str, str | None, bool | str], list[Call]] = defaultdict(list)
     placed: set[tuple[str, str]] = set()
     for plan in plans:
         for message in plan.to_send:
@@ -99,6 +100,9 @@ def group_calls(plans: Sequence[Plan], max_batch: int, *, texts_per_recipient: b
                 continue
             placed.add((message.request_id, message.to))
             request = plan.request
+            if request.template is not None:
+                groups[("template", message.request_id, message.to)].append([(plan, message)])
+                continue
             text = None if texts_per_recipient else request.text
             chunks = groups[(request.sender, text, request.to_blacklisted)]
             for chunk in chunks:
@@ -124,6 +128,7 @@ def new_recipient(plan: Plan, number: str, now: datetime, retention: timedelta) 
         created_at=now,
         expires_at=now + retention,
         fingerprint=request.fingerprint,
+        template_id=None if request.template is None else request.template.template_id,
     )
 
 

@@ -12,6 +12,7 @@ from sms_gateway.domain.errors import LeaseHeld
 from sms_gateway.domain.sending.leases import Leases
 from sms_gateway.domain.sending.plans import Context, Plan, new_recipient
 from sms_gateway.domain.sending.rejections import Rejecter
+from sms_gateway.domain.sending.templates import TemplateCatalog, refusal
 from sms_gateway.domain.tally import Tally
 
 logger = logging.getLogger("sms_gateway.send")
@@ -20,6 +21,7 @@ logger = logging.getLogger("sms_gateway.send")
 class Preparer:
     def __init__(self, context: Context, rejecter: Rejecter, leases: Leases, concurrency: int) -> None:
         self._ctx = context
+        self._catalog = TemplateCatalog(context.store, context.clock)
         self._reject = rejecter
         self._leases = leases
         self._concurrency = concurrency
@@ -43,6 +45,10 @@ class Preparer:
     def _prepare(self, plan: Plan, tally: Tally) -> None:
         self._park_or_adopt(plan)
         request = plan.request
+        refused = refusal(request, provider_has_templates=self._ctx.provider.templates, catalog=self._catalog)
+        if refused is not None:  # before anything is stored or sent: the whole request, once
+            self._reject.template(plan, *refused, tally)
+            return
         if not request.recipients:  # nothing to send: each given number is rejected by name, once
             logger.warning("request has no valid recipient", extra={"request_id": request.request_id})
             self._reject.numbers(request, tally)

@@ -66,6 +66,28 @@ class Rejecter:
             tally,
         )
 
+    def template(self, plan: Plan, reason: str, message: str, tally: Tally) -> None:
+        """A template request that cannot be sent (not listed, a parameter missing, no templates on
+        this API): one rejection item per request and content, written once, published once."""
+        request = plan.request
+        logger.warning(
+            "template request rejected", extra={"request_id": request.request_id, "reason": reason}
+        )
+        template_id = None if request.template is None else request.template.template_id
+        created = self._ctx.store.reject(
+            Rejections(
+                f"REQ#{request.request_id}#{request.fingerprint}#TEMPLATE",
+                request.request_id,
+                request.meta,
+                (Rejection(None, reason, message),),
+                template_id=template_id,
+            ),
+            expires_at=self._ctx.expires_at(),
+        )
+        if created:
+            tally.add("Rejected")
+            tally.add(f"Rejected_{reason}")
+
     def numbers(self, request: SmsRequest, tally: Tally) -> None:
         """Invalid numbers of a request (the same on every delivery of its content): one rejection
         item per request and content, written once."""

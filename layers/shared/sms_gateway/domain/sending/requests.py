@@ -3,7 +3,8 @@
 Body (JSON)::
 
     {"to": "09121234567" | ["09121234567", "+98 935 123 4567", ...],
-     "text": "متن پیام",
+     "text": "متن پیام",       # or, exactly one of the two:
+     "template": {"id": "101", "params": {"code": "4821"}},   # an approved template (v2rest)
      "from": "982164063188",   # optional: defaults to the stack's DefaultSender
      "id": "order-1234-otp",   # optional: client reference and deduplication key
      "meta": {...}}            # optional, small, echoed in every event about this request
@@ -52,6 +53,18 @@ class InvalidRecipient:
 
 
 @dataclass(frozen=True)
+class TemplateRef:
+    """An approved template and its parameters, as a request names them."""
+
+    template_id: str  # digits
+    params: tuple[tuple[str, str], ...]  # sorted by name
+
+    @property
+    def values(self) -> dict[str, str]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
 class SmsRequest:
     request_id: str
     recipients: tuple[str, ...]  # normalised 98…, duplicates removed, order kept
@@ -62,6 +75,7 @@ class SmsRequest:
     parts: int
     has_id: bool = False  # the producer gave an ``id`` (else the request id is the SQS message id)
     to_blacklisted: bool = False  # also to numbers on the national advertising blacklist (service lines)
+    template: TemplateRef | None = None  # an approved template instead of ``text`` (then ``text`` is "")
 
     @property
     def fingerprint(self) -> str:
@@ -76,6 +90,8 @@ class SmsRequest:
 
     def _fingerprint(self, *, with_option: bool) -> str:
         content: list[Any] = [self.sender, self.text, sorted(self.recipients)]
+        if self.template is not None:
+            content.append(["template", self.template.template_id, list(self.template.params)])
         if with_option:
             content.append("to_blacklisted")
         canonical = json.dumps(content, ensure_ascii=False)
@@ -190,6 +206,52 @@ def _payload(body: str, fallback_id: str) -> dict[str, Any]:
     return payload
 
 
+MAX_TEMPLATE_PARAMS = 20
+MAX_PARAM_CHARS = 200
+
+
+def _template(payload: dict[str, Any], poison: Any) -> TemplateRef | None:
+    raw = payload.get("template")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise poison('\'template\' must be an object: {"id": "101", "params": {"code": "4821"}}')
+    raw_id = raw.get("id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or not str(raw_id).strip().isdigit():
+        raise poison("'template.id' must be the template's number (digits)")
+    params = raw.get("params")
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise poison("'template.params' must be an object of parameter names to values")
+    if len(params) > MAX_TEMPLATE_PARAMS:
+        raise poison(
+            f"'template.params' has {len(params)} entries; at most {MAX_TEMPLATE_PARAMS} are allowed"
+        )
+    values: dict[str, str] = {}
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise poison(f"'template.params.{name}' must be text or a number")
+        text = str(value)
+        if len(text) > MAX_PARAM_CHARS:
+            raise poison(f"'template.params.{name}' has {len(text)} characters; at most {MAX_PARAM_CHARS}")
+        values[str(name)] = text
+    return TemplateRef(str(int(str(raw_id).strip())), tuple(sorted(values.items())))
+
+
+def _text(payload: dict[str, Any], template: TemplateRef | None, poison: Any) -> str:
+    text = payload.get("text")
+    if template is not None:
+        if text is not None:
+            raise poison("give either 'text' or 'template', not both")
+        return ""
+    if not isinstance(text, str) or not text.strip():
+        raise poison("'text' (or 'template') is required and must be non-empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise poison(f"'text' has {len(text)} characters; at most {MAX_TEXT_CHARS} are allowed")
+    return text
+
+
 def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsRequest:
     """Parse one SQS body; raise :class:`PoisonRequest` for anything that can never be sent."""
     payload = _payload(body, fallback_id)
@@ -201,11 +263,8 @@ def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsReq
 
     if _has_lone_surrogate(payload):
         raise poison("the request holds text that is not valid Unicode (a lone surrogate)")
-    text = payload.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise poison("'text' is required and must be non-empty")
-    if len(text) > MAX_TEXT_CHARS:
-        raise poison(f"'text' has {len(text)} characters; at most {MAX_TEXT_CHARS} are allowed")
+    template = _template(payload, poison)
+    text = _text(payload, template, poison)
     sender_raw = payload.get("from")
     if sender_raw is None:
         sender_raw = default_sender
@@ -226,7 +285,8 @@ def parse_request(body: str, *, fallback_id: str, default_sender: str) -> SmsReq
         text=text,
         sender=sender,
         meta=meta,
-        parts=count_parts(text).parts,
+        parts=count_parts(text).parts if template is None else 1,  # a template's text is Asanak's
         has_id=payload.get("id") is not None,
         to_blacklisted=to_blacklisted,
+        template=template,
     )

@@ -39,6 +39,7 @@ class RunReport:
     counts_exact: bool | None = None  # False: counting stopped at the budget; the counts are lower bounds
     credit: str | None = None
     credit_rials: str | None = None  # on v2rest (getrialcredit), when the credit was read
+    templates_listed: bool = False  # on v2rest: this run listed the account's templates (templatelist)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,4 +94,5 @@ def report_of(
         counts_exact=None if counted is None else counted[0].exact and counted[1].exact,
         credit=None if credit is None else str(credit.messages),
         credit_rials=None if credit is None or credit.rials is None else str(credit.rials),
+        templates_listed=counts["TemplateLists"] > 0,
     )

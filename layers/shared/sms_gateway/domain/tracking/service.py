@@ -4,7 +4,8 @@ One run (the poll function, on a schedule) does, within its time budget:
 
 1. **Credit.** At most every ``credit_interval`` (a conditional claim, so overlapping runs never both
    call it) ``getcredit`` is read and emitted as the ``Credit`` metric; on v2rest ``getrialcredit``
-   too, as ``CreditRials``.
+   too, as ``CreditRials``. On v2rest the template list (``templatelist``) is stored the same way, at
+   most every ``template_interval``, for the send path to check template requests against.
 2. **Due messages.** Messages in flight carry ``next_check``; the run reads those with
    ``next_check <= now`` from the sparse ``inflight`` index (every shard, oldest first, never a scan)
    in rounds of ``concurrency`` × 100.
@@ -91,6 +92,7 @@ class TrackingPolicy:
     tracking_horizon: timedelta  # how long a message is asked about before it is settled expired
     concurrency: int  # msgstatus calls in flight at once
     credit_interval: timedelta  # the credit is read at most once per interval, by one run
+    template_interval: timedelta = timedelta(minutes=5)  # the template list, likewise (v2rest)
 
 
 class TrackingService:
@@ -116,6 +118,7 @@ class TrackingService:
         self._clock = clock
         self._round_size = concurrency * provider.max_batch
         self._credit_interval = policy.credit_interval
+        self._template_interval = policy.template_interval
         self._metrics = metrics or NoMetrics()
         self._timer = timer
         self._round = Round(store, provider, clock, policy.tracking_horizon, concurrency)
@@ -134,6 +137,7 @@ class TrackingService:
         try:
             now = self._clock()
             credit = self._check_credit(now, tally)
+            self._refresh_templates(now, tally)
             budget_spent = self._sweep(now, deadline, tally)
             counted = self._count(now, deadline, tally, budget_spent=budget_spent)
         finally:
@@ -175,17 +179,32 @@ class TrackingService:
         try:
             credit = self._provider.credit()
         except ProviderFailure as failure:
-            self._credit_failed("getcredit", failure, tally)
+            self._call_failed("getcredit", failure, tally)
             return None
         self._store.record_credit(credit, now)
         try:
             rials = self._provider.rial_credit()
         except ProviderFailure as failure:  # the credit in messages is read: it still counts
-            self._credit_failed("getrialcredit", failure, tally)
+            self._call_failed("getrialcredit", failure, tally)
             rials = None
         logger.info("asanak credit", extra={"credit": str(credit), "credit_rials": str(rials)})
         return CreditReading(credit, rials)
 
-    def _credit_failed(self, method: str, failure: ProviderFailure, tally: Tally) -> None:
+    def _refresh_templates(self, now: datetime, tally: Tally) -> None:
+        """On a provider with templates: list them for the send path, at most every interval."""
+        if not self._provider.templates or not self._store.claim_template_refresh(
+            now, self._template_interval
+        ):
+            return
+        try:
+            listed = self._provider.template_list()
+        except ProviderFailure as failure:  # the last list stays; the next interval tries again
+            self._call_failed("templatelist", failure, tally)
+            return
+        self._store.record_templates(listed, now)
+        tally.add("TemplateLists")
+        logger.info("templates listed", extra={"templates": len(listed)})
+
+    def _call_failed(self, method: str, failure: ProviderFailure, tally: Tally) -> None:
         tally.add(failure.metric)
         logger.warning(f"{method} failed", extra={"error_class": failure.error_class, "error": str(failure)})
