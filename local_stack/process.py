@@ -56,12 +56,13 @@ class StackProcess:
         speed: float | None = None,
         retry_after: float | None = None,
         poll_every: float | None = None,
+        api: str = "v1",
     ) -> None:
         self.state_dir = state_dir
         self.endpoints_file = state_dir / "endpoints.json"
         self.log_file = state_dir / "stack.log"
         self.args = [sys.executable, "-m", "local_stack", "--aws-port", "0", "--api-port", "0"]
-        self.args += ["--sandbox-port", "0", "--state-dir", str(state_dir)]
+        self.args += ["--sandbox-port", "0", "--state-dir", str(state_dir), "--api", api]
         for flag, value in (("--speed", speed), ("--retry-after", retry_after), ("--poll-every", poll_every)):
             if value is not None:
                 self.args += [flag, f"{value:g}"]

@@ -27,10 +27,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): run these tests in one pytest-xdist worker")
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+@pytest.fixture(scope="module", params=["v1", "v2"], ids=["v1rest", "v2rest"])
+def local_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Endpoints]:
+    """The stack on the sandbox's v1rest, then on its v2rest (``make run ARGS="--api v2"``): every test
+    of the tier runs on both APIs."""
     process = StackProcess(
-        tmp_path_factory.mktemp("local_stack"), speed=SPEED, retry_after=RETRY_AFTER, poll_every=POLL_EVERY
+        tmp_path_factory.mktemp("local_stack"),
+        speed=SPEED,
+        retry_after=RETRY_AFTER,
+        poll_every=POLL_EVERY,
+        api=request.param,
     )
     endpoints = process.start()
     try:

@@ -37,7 +37,7 @@ QUIET_PERIOD = 2 * 30 / SPEED
 
 
 def sendsms_calls_since(sandbox: SandboxControl, mark: int) -> list[dict[str, Any]]:
-    return [call for call in sandbox.calls()[mark:] if call["method"] == "sendsms"]
+    return [call for call in sandbox.calls()[mark:] if call["method"] in ("sendsms", "p2psendsms")]
 
 
 def sent_to(sandbox: SandboxControl, numbers: set[str]) -> list[dict[str, Any]]:
@@ -304,3 +304,38 @@ def test_a_burst_of_2000_recipients_with_provider_faults_sends_each_exactly_once
     assert len(finals) == total
     assert {f["msgid"] for f in finals} == {a["msgid"] for a in accepted}
     assert {f["status"] for f in finals} == {DELIVERED}
+
+
+def test_a_template_request_goes_out_one_call_per_recipient_on_v2rest_and_is_refused_on_v1rest(
+    local_stack: Endpoints, sqs: Any, sandbox: SandboxControl, bus: BusWatch
+) -> None:
+    # given: a one-time code from the account's approved template 101 ("کد ورود شما: %code%")
+    request_id = "e2e-template"
+    recipients = {"989121240001", "989121240002"}
+    request = {
+        "to": sorted(recipients),
+        "template": {"id": "101", "params": {"code": "7312"}},
+        "id": request_id,
+    }
+    ids = {request_id}
+
+    # when
+    send_request(local_stack.target, request, sqs)
+
+    if local_stack.asanak.rstrip("/").endswith("v2rest"):
+        # then: one template call per recipient, each accepted once with template_id in its events
+        assert bus.wait_for(lambda b: len(b.about("SMS Accepted", ids)) >= 2, timeout=DELIVERY_TIMEOUT)
+        accepted = bus.about("SMS Accepted", ids)
+        assert sorted(a["to"] for a in accepted) == sorted(recipients)
+        assert {a["template_id"] for a in accepted} == {"101"}
+        sent = sent_to(sandbox, recipients)
+        assert sorted((s["destination"], s["template_id"], s["text"]) for s in sent) == [
+            (to, 101, "کد ورود شما: 7312") for to in sorted(recipients)
+        ]
+    else:
+        # then: v1rest has no templates: rejected once, saying so, and nothing sent
+        assert bus.wait_for(lambda b: len(b.about("SMS Rejected", ids)) >= 1, timeout=20)
+        [rejected] = bus.about("SMS Rejected", ids)
+        assert (rejected["reason"], rejected["template_id"]) == ("template_unsupported", "101")
+        assert sent_to(sandbox, recipients) == []
+    assert_queues_settled(sqs, local_stack)

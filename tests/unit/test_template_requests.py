@@ -140,9 +140,12 @@ def test_given_a_stack_on_v1rest_then_a_template_request_is_rejected_once_and_no
 
     assert first.failures == second.failures == {}  # not retried
     assert made.calls == []
-    [rejected] = [e.detail for e in events(store) if e.detail_type == "SMS Rejected"]
-    assert (rejected["reason"], rejected["template_id"]) == ("template_unsupported", "101")
-    assert "v2rest" in rejected["message"]
+    rejected = [e.detail for e in events(store) if e.detail_type == "SMS Rejected"]  # once per recipient
+    assert sorted((d["to"], d["reason"], d["template_id"]) for d in rejected) == [
+        ("989120000001", "template_unsupported", "101"),
+        ("989120000002", "template_unsupported", "101"),
+    ]
+    assert all("v2rest" in d["message"] for d in rejected)
 
 
 @pytest.mark.parametrize(
@@ -211,3 +214,35 @@ def test_given_a_body_then_the_request_schema_and_the_parser_agree(body, valid):
         parser_says = False
 
     assert schema_says == parser_says == valid
+
+
+def test_given_a_sent_template_request_redelivered_after_its_template_was_retired_then_no_second_outcome():
+    store, made = MemoryMessageStore(), provider()
+    body = {"id": "otp-9", "to": ["09120000001", "09120000002"], "template": OTP}
+    send(store, made, body)
+    store.listed = [Template("101", "otp", ("code",), active=False)]  # retired after the send
+
+    outcome = send(store, made, body, message_ids=["m-late-copy"])  # SQS delivers a late copy
+
+    assert outcome.failures == {}
+    assert len(made.calls) == 2  # nothing more sent
+    found = events(store)
+    assert sorted(e.detail_type for e in found) == ["SMS Accepted", "SMS Accepted"]  # and nothing rejected
+
+
+def test_given_template_refused_recipients_then_each_keeps_that_one_outcome_when_the_template_returns():
+    store, made = MemoryMessageStore(), provider()
+    store.listed = [Template("101", "otp", ("code",), active=False)]
+    body = {"id": "otp-10", "to": ["09120000001", "09120000002"], "template": OTP}
+    send(store, made, body)
+    store.listed = [Template("101", "otp", ("code",))]  # approved again
+
+    send(store, made, body, message_ids=["m-copy"])
+
+    assert made.calls == []
+    rejected = [e.detail for e in events(store) if e.detail_type == "SMS Rejected"]
+    assert sorted((d["to"], d["reason"], d["template_id"]) for d in rejected) == [
+        ("989120000001", "invalid_template", "101"),
+        ("989120000002", "invalid_template", "101"),
+    ]
+    assert [e for e in events(store) if e.detail_type == "SMS Accepted"] == []

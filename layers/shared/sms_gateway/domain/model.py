@@ -72,7 +72,6 @@ class Rejections:
     request_id: str
     meta: Mapping[str, Any] | None
     entries: tuple[Rejection, ...]
-    template_id: str | None = None  # the request named this approved template
 
 
 @dataclass(frozen=True)

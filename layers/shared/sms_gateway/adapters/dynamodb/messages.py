@@ -332,7 +332,6 @@ class DynamoMessageStore(MessageStore):
             ),
             expires_at=expires_at,
             created_at=datetime.now(UTC),
-            template_id=rejections.template_id,
         )
         try:
             self._write(
@@ -432,5 +431,4 @@ def to_rejections(item: RejectionItem) -> Rejections:
             Rejection(entry.get("to"), entry["reason"], entry.get("message", ""))
             for entry in json.loads(item.entries)
         ),
-        template_id=item.template_id,
     )

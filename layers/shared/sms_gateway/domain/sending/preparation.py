@@ -45,10 +45,6 @@ class Preparer:
     def _prepare(self, plan: Plan, tally: Tally) -> None:
         self._park_or_adopt(plan)
         request = plan.request
-        refused = refusal(request, provider_has_templates=self._ctx.provider.templates, catalog=self._catalog)
-        if refused is not None:  # before anything is stored or sent: the whole request, once
-            self._reject.template(plan, *refused, tally)
-            return
         if not request.recipients:  # nothing to send: each given number is rejected by name, once
             logger.warning("request has no valid recipient", extra={"request_id": request.request_id})
             self._reject.numbers(request, tally)
@@ -72,11 +68,17 @@ class Preparer:
         opted_out = self._ctx.store.opted_out(pending) if pending else set()
         self._reject.numbers(request, tally)
         self._reject.opted_out(plan, opted_out, now, tally)
-        plan.to_send = [
-            new_recipient(plan, number, now, self._ctx.retention)
-            for number in pending
-            if number not in opted_out
-        ]
+        sendable = [number for number in pending if number not in opted_out]
+        refused = None
+        if sendable:  # recipients already stored keep their outcome, whatever the template list says now
+            refused = refusal(
+                request, provider_has_templates=self._ctx.provider.templates, catalog=self._catalog
+            )
+        if refused is not None:  # before any call: each recipient settled rejected, once and for good
+            reason, message = refused
+            self._reject.settled(plan, sendable, reason, message, now, tally)
+            return
+        plan.to_send = [new_recipient(plan, number, now, self._ctx.retention) for number in sendable]
 
     def _park_or_adopt(self, plan: Plan) -> None:
         """An id-less request is known by its SQS message id, which a redrive from the DLQ changes.

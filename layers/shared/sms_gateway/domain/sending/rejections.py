@@ -7,6 +7,7 @@ to the batch's tally.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -66,28 +67,6 @@ class Rejecter:
             tally,
         )
 
-    def template(self, plan: Plan, reason: str, message: str, tally: Tally) -> None:
-        """A template request that cannot be sent (not listed, a parameter missing, no templates on
-        this API): one rejection item per request and content, written once, published once."""
-        request = plan.request
-        logger.warning(
-            "template request rejected", extra={"request_id": request.request_id, "reason": reason}
-        )
-        template_id = None if request.template is None else request.template.template_id
-        created = self._ctx.store.reject(
-            Rejections(
-                f"REQ#{request.request_id}#{request.fingerprint}#TEMPLATE",
-                request.request_id,
-                request.meta,
-                (Rejection(None, reason, message),),
-                template_id=template_id,
-            ),
-            expires_at=self._ctx.expires_at(),
-        )
-        if created:
-            tally.add("Rejected")
-            tally.add(f"Rejected_{reason}")
-
     def numbers(self, request: SmsRequest, tally: Tally) -> None:
         """Invalid numbers of a request (the same on every delivery of its content): one rejection
         item per request and content, written once."""
@@ -106,18 +85,31 @@ class Rejecter:
     def opted_out(self, plan: Plan, opted_out: set[str], now: datetime, tally: Tally) -> None:
         """Opted-out recipients are settled ``rejected`` like any recipient (one conditional put each),
         so whatever the list says at a later delivery, each has exactly one stored outcome."""
-        if not opted_out:
+        message = "the recipient opted out of messages from this sender"
+        self.settled(plan, sorted(opted_out), Reason.OPTED_OUT, message, now, tally)
+
+    def settled(
+        self, plan: Plan, numbers: Sequence[str], reason: str, message: str, now: datetime, tally: Tally
+    ) -> None:
+        """Recipients refused before any call for a reason that may not hold later (an opt-out, a
+        template list): settled ``rejected`` like any recipient (one conditional put each), so whatever
+        a later delivery finds, each keeps exactly one stored outcome."""
+        if not numbers:
             return
+        logger.warning(
+            "recipients rejected before any call",
+            extra={"request_id": plan.request.request_id, "reason": reason, "recipients": len(numbers)},
+        )
         settled = [
             replace(
                 new_recipient(plan, number, now, self._ctx.retention),
                 state=State.REJECTED,
                 final=True,
-                reason=Reason.OPTED_OUT,
-                reason_message="the recipient opted out of messages from this sender",
+                reason=reason,
+                reason_message=message,
             )
-            for number in sorted(opted_out)
+            for number in numbers
         ]
         blocked = self._ctx.store.record(settled)
         tally.add("Rejected", len(settled) - len(blocked))
-        tally.add(f"Rejected_{Reason.OPTED_OUT}", len(settled) - len(blocked))
+        tally.add(f"Rejected_{reason}", len(settled) - len(blocked))
