@@ -309,7 +309,7 @@ class ScriptedProvider(SmsProvider):
 
     def send_template(self, destination: str, template_id: str, params: Mapping[str, str]) -> str:
         assert self.templates, "this provider sends no templates"
-        text = f"template {template_id} {sorted(params.items())}"
+        text = self.template_text(template_id, params)
         self._record("(template)", [destination], text, False)
         [msgid] = self._classified(lambda: self._answer([destination], text))
         return msgid
@@ -326,6 +326,11 @@ class ScriptedProvider(SmsProvider):
             items[0].source, [i.destination for i in items], "(a text each)", items[0].to_blacklisted
         )
         return self._classified(lambda: self._each([(i.text, i.destination) for i in items]))  # type: ignore[misc]
+
+    @staticmethod
+    def template_text(template_id: str, params: Mapping[str, str]) -> str:
+        """The text a template call is recorded and answered under."""
+        return f"template {template_id} {sorted(params.items())}"
 
     def _record(self, source: str, destinations: Sequence[str], text: str, flag: bool) -> None:
         with self._lock:

@@ -214,21 +214,27 @@ def test_a_provider_outage_is_retried_until_each_recipient_is_sent_exactly_once(
 
 
 BURST_MESSAGES = 100
+BURST_MESSAGES_V2 = 25  # on v2rest the same paths (p2psendsms) with a quarter of the load: the suite's time
 BURST_RECIPIENTS_PER_MESSAGE = 20
 FAULT_RATE = 0.05
+FAULT_RATE_V2 = 0.4
 # Limits, not expectations: on a busy 2-core machine the burst is accepted in about 90 s and
 # delivered some 30 s later.
 BURST_TIMEOUT = 240.0
 FINAL_TIMEOUT = 120.0
 
 
-def test_a_burst_of_2000_recipients_with_provider_faults_sends_each_exactly_once(
+def test_a_burst_of_recipients_with_provider_faults_sends_each_exactly_once(
     local_stack: Endpoints, sqs: Any, sandbox: SandboxControl, watch_bus: Callable[..., BusWatch]
 ) -> None:
-    # given: 2,000 distinct recipients in 100 requests, each request with its own text (so its own
-    # sendsms call), enough credit, and 5% of sendsms calls failing with 503 or 429 (retryable: the
-    # provider did not act). The second rule only sees calls the first let through, hence its rate.
-    total = BURST_MESSAGES * BURST_RECIPIENTS_PER_MESSAGE
+    # given: 2,000 distinct recipients in 100 requests (500 in 25 on v2rest), each request with its own
+    # text (so its own sendsms call on v1rest; shared p2psendsms calls on v2rest), enough credit, and 5%
+    # of sending calls failing with 503 or 429 (retryable: the provider did not act). The second rule
+    # only sees calls the first let through, hence its rate.
+    v2 = local_stack.asanak.rstrip("/").endswith("v2rest")
+    messages = BURST_MESSAGES_V2 if v2 else BURST_MESSAGES
+    fault_rate = FAULT_RATE_V2 if v2 else FAULT_RATE  # a handful of p2p calls: faults must still hit
+    total = messages * BURST_RECIPIENTS_PER_MESSAGE
     numbers = [f"0936{index:07d}" for index in range(total)]
     expected = {"98" + number[1:] for number in numbers}
     requests = [
@@ -237,11 +243,11 @@ def test_a_burst_of_2000_recipients_with_provider_faults_sends_each_exactly_once
             f"کد ورود شما {i:04d} است",
             request_id=f"e2e-burst-{i:03d}",
         )
-        for i in range(BURST_MESSAGES)
+        for i in range(messages)
     ]
     ids = {request["id"] for request in requests}
     sandbox.set_credit(10 * total)
-    half = FAULT_RATE / 2
+    half = fault_rate / 2
     sandbox.fault_rate("http_503", half, method="sendsms", seed=1)
     sandbox.fault_rate("http_429", half / (1 - half), method="sendsms", seed=2)
     calls_mark = len(sandbox.calls())
@@ -278,7 +284,7 @@ def test_a_burst_of_2000_recipients_with_provider_faults_sends_each_exactly_once
     assert len({a["msgid"] for a in accepted}) == total
     assert bus.about("SMS Rejected", ids) == []
 
-    # ...and on the provider's side: 2,000 SMS, no destination twice, under the msgids published.
+    # ...and on the provider's side: one SMS per recipient, none twice, under the msgids published.
     sent = sent_to(sandbox, expected)
     per_destination = Counter(sms["destination"] for sms in sent)
     assert len(sent) == total
@@ -290,7 +296,7 @@ def test_a_burst_of_2000_recipients_with_provider_faults_sends_each_exactly_once
     assert set(statuses) <= {200, 429, 503}, statuses
     assert statuses[429] + statuses[503] > 0, statuses
     print(
-        f"\nburst: {total} recipients in {BURST_MESSAGES} requests accepted in {elapsed:.1f} s "
+        f"\nburst: {total} recipients in {messages} requests accepted in {elapsed:.1f} s "
         f"({total / elapsed:.0f} recipients/s); sendsms calls: {dict(statuses)}"
     )
 
@@ -334,8 +340,10 @@ def test_a_template_request_goes_out_one_call_per_recipient_on_v2rest_and_is_ref
         ]
     else:
         # then: v1rest has no templates: rejected once, saying so, and nothing sent
-        assert bus.wait_for(lambda b: len(b.about("SMS Rejected", ids)) >= 1, timeout=20)
-        [rejected] = bus.about("SMS Rejected", ids)
-        assert (rejected["reason"], rejected["template_id"]) == ("template_unsupported", "101")
+        assert bus.wait_for(lambda b: len(b.about("SMS Rejected", ids)) >= 2, timeout=20)
+        rejected = bus.about("SMS Rejected", ids)
+        assert sorted((d["to"], d["reason"], d["template_id"]) for d in rejected) == [
+            (to, "template_unsupported", "101") for to in sorted(recipients)
+        ]
         assert sent_to(sandbox, recipients) == []
     assert_queues_settled(sqs, local_stack)

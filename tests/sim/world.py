@@ -5,9 +5,10 @@ One schedule = one seed. The world holds:
 * **SQS** (a model): visibility timeout, redelivery, two deliveries of one message at once, the DLQ
   after ``maxReceiveCount`` receives, and redrives from the DLQ under a **new message id**; a
   delete with a stale receipt may or may not take effect, as on SQS.
-* **Asanak** (a model): accepts; refuses calls holding numbers it considers invalid, naming them or
-  not; answers 429/503 without acting; says "not now" (its daily limit: the request is deferred to
-  Tehran midnight); accepts and then times out or answers 500; answers 500 without acting.
+* **Asanak** (a model), taking free text and approved templates (one destination a call): accepts;
+  refuses calls holding numbers it considers invalid, naming them or not; answers 429/503 without
+  acting; says "not now" (the daily limit: deferred to Tehran midnight; the advertising hours: a
+  probe two minutes later); accepts and then times out or answers 500; answers 500 without acting.
 * **The poll function's release of deferrals** (the real ``ReleaseService``), putting due requests
   back on the queue under new message ids, crashing between the enqueue and the forget like the rest.
 * **Crashes** at every boundary the send code crosses: before and after each store write, before and
@@ -138,6 +139,7 @@ class World:
         self.relay = PublishService(self.publisher)
         self._checkpoint = 0
         self.provider = ScriptedProvider(self._answer, each=self._answer_pairs if self.p2p else None)
+        self.provider.templates = True
         if self.deferrals is None:
             assert isinstance(self.store, DeferralStore)
             self.deferrals = self.store
@@ -252,6 +254,10 @@ class World:
         recipients = self._numbers(self.rng.choice((1, 1, 2, 3, 5, 12)))
         text = self.rng.choice(TEXTS)
         payload: dict[str, object] = {"to": list(recipients), "text": text}
+        if self.rng.random() < 0.2:  # an approved template: one call per recipient
+            params = {"code": text[-4:]}
+            payload = {"to": list(recipients), "template": {"id": "101", "params": params}}
+            text = ScriptedProvider.template_text("101", params)
         request_id = message_id
         if self.rng.random() < 0.6:
             request_id = self._new_id("req")
