@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 Body = dict[str, Any]
 Handler = Callable[["AsanakSandbox", Body], Any]
 
-_FAULT_FIELDS = ("kind", "method", "times", "delay", "message")
+_FAULT_FIELDS = ("kind", "method", "times", "delay", "message", "code")
 
 
 def _health(sandbox: AsanakSandbox, body: Body) -> Any:

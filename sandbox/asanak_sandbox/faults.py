@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from asanak_sandbox.model import ACCEPT_THEN, DEFAULT_ERROR_TEXT, Fault
-from asanak_sandbox.rendering import Reply, after_accept, error, html
+from asanak_sandbox.rendering import Reply, after_accept, error, html, numbered
 
 _BLOCKED_PAGE = (
     "<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1>"
@@ -91,6 +91,7 @@ _CANNED: dict[str, Callable[[Fault], Reply]] = {
     "html_200": lambda fault: html(200, "<html><body><h1>Down for maintenance</h1></body></html>"),
     "error_object": lambda fault: error(200, "Error", fault.message or "the request could not be processed"),
     "error_text_200": lambda fault: html(200, fault.message or DEFAULT_ERROR_TEXT),
+    "numbered_error": lambda fault: numbered(fault.code, fault.message),
 }
 
 

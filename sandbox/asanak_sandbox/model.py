@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from asanak_sandbox.rendering import NUMBERED_ERRORS
+
 FAULT_KINDS = frozenset(
     {
         "http_500",
@@ -28,12 +30,14 @@ FAULT_KINDS = frozenset(
         "accept_then_500",
         "accept_then_502",
         "error_text_200",
+        "numbered_error",
     }
 )
 ACCEPT_THEN = {"accept_then_500": 500, "accept_then_502": 502}
 """Faults that act (``sendsms`` queues the SMS), then answer with this HTTP status instead."""
 DEFAULT_ERROR_TEXT = "Error 1: invalid username or password"
 API_METHODS = ("sendsms", "msgstatus", "getcredit")
+NUMBERED_CODES = frozenset(NUMBERED_ERRORS)
 BLACKLIST_FLAGS = ("send_to_black_list", "send_to_blacklist")  # Asanak's clients' and Postman's
 
 
@@ -132,7 +136,8 @@ class Fault:
     answer 500 with ``{"message": "Server Error"}`` / 502 with a proxy's HTML page, neither naming a
     refusal; a call the provider refuses anyway keeps its refusal) and ``error_text_200`` (HTTP 200
     with the plain text ``Error 1: invalid username or password``, ``message`` overrides it, without
-    acting).
+    acting) and ``numbered_error`` (v2rest's error envelope for ``code``, any of 1001–1015 or 429, with
+    its HTTP status; without acting).
     """
 
     kind: str
@@ -140,10 +145,13 @@ class Fault:
     times: int = 1
     delay: float = 0.0
     message: str | None = None
+    code: int = 1004  # numbered_error's code
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {sorted(FAULT_KINDS)}")
+        if self.kind == "numbered_error" and self.code not in NUMBERED_CODES:
+            raise ValueError(f"unknown numbered error {self.code}; known: {sorted(NUMBERED_CODES)}")
         if self.method is not None and self.method not in API_METHODS:
             raise ValueError(f"unknown method {self.method!r}; known: {API_METHODS}")
         if self.times < 1:

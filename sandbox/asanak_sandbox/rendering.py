@@ -44,6 +44,32 @@ def error(status: int, title: str, message: str) -> Reply:
     return Reply(status, json.dumps({"status": title, "message": message}, ensure_ascii=False))
 
 
+NUMBERED_ERRORS: dict[int, tuple[int, str]] = {
+    1001: (400, "template not valid or not active"),
+    1002: (400, "sender number not active"),
+    1004: (500, "internal server error"),
+    1005: (400, "reseller panel credit not enough"),
+    1006: (400, "account credit not enough"),
+    1008: (400, "input validation error"),
+    1009: (400, "daily web-service sending limit reached"),
+    1010: (406, "destination list invalid"),
+    1013: (400, "outside the hours allowed for advertising"),
+    1014: (400, "this sender number may not send links"),
+    1015: (401, "web-service password expired"),
+    429: (429, "too many requests"),
+}
+"""v2rest's numbered errors (``../shared/asanak-api.md``, section 7): the HTTP status the sandbox
+answers each with (the reference gives 401 for credentials and 406 for 1010; 500 for the internal
+error and 400 for the other refusals are this sandbox's reading) and the message."""
+
+
+def numbered(code: int, message: str | None = None) -> Reply:
+    """A v2rest error envelope for numbered error ``code``."""
+    http, text = NUMBERED_ERRORS[code]
+    body = {"meta": {"status": code, "message": message or text}, "data": None}
+    return Reply(http, json.dumps(body, ensure_ascii=False))
+
+
 def invalids_reply(named: Sequence[str]) -> Reply:
     """v2's refusal of a destination list (HTTP 406), naming the invalid ones."""
     body = {

@@ -5,7 +5,9 @@ JSON body carrying ``username`` and ``password``; every answer the envelope
 Implemented: ``sendsms``, ``p2psendsms``, ``msgstatus``, ``getcredit`` and ``getrialcredit``, over
 the same account, messages and faults as v1rest (a fault injected for ``sendsms`` hits either API's
 ``sendsms`` and ``p2psendsms``; one for ``getcredit`` hits ``getrialcredit`` too).
-Refusals are the numbered errors, with the HTTP status the reference gives: 1008 (validation; 401
+Any numbered error can also be injected as a fault (kind ``numbered_error`` with its ``code``,
+answered with its HTTP status: :data:`~asanak_sandbox.rendering.NUMBERED_ERRORS`). Refusals are the
+numbered errors, with the HTTP status the reference gives: 1008 (validation; 401
 for wrong credentials), 1010 (HTTP 406, ``data.Invalids`` naming the invalid destinations), 1002
 (sender not active), 1006 (credit), 1009 (the account's daily limit) and 1013 (an advertising line
 outside the advertising hours), by the rules in :class:`~asanak_sandbox.state.SendingRules`.

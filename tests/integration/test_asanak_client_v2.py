@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from asanak.client import API_V1, API_V2, AsanakClient, P2PMessage
-from asanak.errors import AmbiguousError, CredentialsError, RejectedError, RetryableError
+from asanak.errors import AmbiguousError, AsanakError, CredentialsError, RejectedError, RetryableError
 from asanak_sandbox import AsanakSandbox, Fault
 
 SENDER = "982164063188"
@@ -210,3 +210,38 @@ def test_given_free_text_from_a_template_only_line_then_accepted_but_held_at_sta
     [status] = client.msg_status([msgid])
     assert status.code == 20
     assert sandbox.credit == Decimal(10)
+
+
+# -- every numbered error, as the sandbox answers it and the gateway reads it ---------------------------
+@pytest.mark.parametrize(
+    ("code", "http", "kind", "reason"),
+    [
+        (1001, 400, "rejected", "invalid_template"),
+        (1002, 400, "account", "inactive_sender"),
+        (1004, 500, "ambiguous", None),  # a 5xx to a sending call proves nothing: never sent again
+        (1005, 400, "account", "out_of_credit"),
+        (1006, 400, "account", "out_of_credit"),
+        (1008, 400, "rejected", "validation"),
+        (1009, 400, "deferred", "daily_limit"),
+        (1010, 406, "rejected", "invalid_destination"),
+        (1013, 400, "deferred", "outside_hours"),
+        (1014, 400, "rejected", "validation"),
+        (1015, 401, "credentials", "credentials"),
+        (429, 429, "unavailable", None),
+    ],
+    ids=str,
+)
+def test_given_each_numbered_error_then_the_one_classifier_gives_its_kind_and_nothing_is_sent(
+    sandbox, client, code, http, kind, reason
+):
+    from sms_gateway.adapters.asanak_provider import classify
+
+    sandbox.inject(Fault("numbered_error", method="sendsms", code=code))
+
+    with pytest.raises(AsanakError) as failed:
+        client.send_sms(SENDER, ["989121234567"], "hi")
+
+    failure = classify(failed.value)
+    assert (failure.kind.value, failure.reason) == (kind, reason)
+    assert v2_calls(sandbox) == [("sendsms", http)]
+    assert sandbox.sent == []
