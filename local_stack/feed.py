@@ -1,5 +1,6 @@
 """What the gateway does, one readable line per event it publishes (``make run``'s and ``make demo``'s
-output): a request accepted, a recipient rejected (with the reason), a status change, an inbound SMS.
+output): a request accepted, a recipient rejected (with the reason) or deferred ("not now"), a status
+change, an inbound SMS.
 
 The lines come from the bus, through an event tap (a rule delivering every ``asanak.sms`` event to a
 queue), exactly as any consumer sees the events; the fields are those of ``schemas/``.
@@ -29,6 +30,8 @@ def line(event: dict[str, Any]) -> str:
         return f"  {mark} status     {d['to']}  {d['status_name']} ({d['status']})  msgid={d['msgid']}"
     if kind == "SMS Received":
         return f"  ✉ received   from {d['from']} to {d['to']}: {d['text']}"
+    if kind == "SMS Deferred":
+        return f"  ⏸ deferred   {d['to']}  reason={d['reason']}  until {d['due_at']}  [{d['request_id']}]"
     return f"  ? {kind}: {d}"
 
 
