@@ -35,6 +35,7 @@ from sms_gateway.domain.model import (
     Rejections,
     State,
     StatusChange,
+    StoredRequest,
 )
 from sms_gateway.domain.ports import (
     DeferralStore,
@@ -113,11 +114,13 @@ class MemoryMessageStore(MessageStore, DeferralStore):
         self.stream.append(change)
 
     # -- the port ----------------------------------------------------------------------------------
-    def messages_of(self, request_id: str) -> dict[str, Message]:
+    def stored_request(self, request_id: str) -> StoredRequest:
         with self._lock:
-            return {
+            messages = {
                 to: copy.deepcopy(message) for (rid, to), message in self.items.items() if rid == request_id
             }
+            deferral = self.deferrals.get(request_id)
+        return StoredRequest(messages, None if deferral is None else deferral.fingerprint)
 
     def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         def apply(m: Message) -> None:
@@ -217,14 +220,22 @@ class MemoryMessageStore(MessageStore, DeferralStore):
     def templates(self) -> list[Template] | None:
         return None if self.listed is None else list(self.listed)
 
-    def defer(self, deferral: Deferral) -> None:
+    def defer(self, deferral: Deferral) -> bool:
         self._before("defer", [])
         with self._lock:
             self.writes += 1
             old = self.deferrals.get(deferral.request_id)
-            self.deferrals[deferral.request_id] = deferral
-            self._record(old, deferral, f"DEFER#{deferral.request_id}")
+            same = old is not None and old.fingerprint == deferral.fingerprint
+            if old is not None and not same:
+                stored = False  # another content is deferred under this id
+            elif same and (old.due_at, old.numbers) == (deferral.due_at, deferral.numbers):
+                stored = True  # identical: kept as it is (its token, and no event)
+            else:
+                stored = True
+                self.deferrals[deferral.request_id] = deferral
+                self._record(old, deferral, f"REQ#{deferral.request_id}|#DEFERRED")
         self._after("defer", [])
+        return stored
 
     # -- the deferral store (the poll function's release) ---------------------------------------------
     def due(self, now: datetime, limit: int) -> list[Deferral]:
@@ -239,7 +250,7 @@ class MemoryMessageStore(MessageStore, DeferralStore):
             if stored is None or stored.token != deferral.token:
                 return False
             del self.deferrals[deferral.request_id]
-            self._record(stored, None, f"DEFER#{deferral.request_id}")
+            self._record(stored, None, f"REQ#{deferral.request_id}|#DEFERRED")
         self._after("forget", [])
         return True
 

@@ -175,9 +175,10 @@ def deferral_store(store):
     return DynamoDeferralStore(MessageItem.Meta.table_name)
 
 
-def deferral(request_id: str, due_at: datetime, token: str = "t1") -> Deferral:
+def deferral(request_id: str, due_at: datetime, token: str = "t1", fingerprint: str = "fp") -> Deferral:
     return Deferral(
         request_id=request_id,
+        fingerprint=fingerprint,
         body=json.dumps({"id": request_id, "to": "09121234567", "text": "سلام"}, ensure_ascii=False),
         numbers=("989121234567",),
         reason="daily_limit",
@@ -225,3 +226,14 @@ def test_given_deferrals_then_tracking_never_sees_them(store):
     tracking = DynamoTrackingStore(MessageItem.Meta.table_name)
     assert list(tracking.due(NOW + timedelta(days=1), page_size=100)) == []
     assert tracking.count_in_flight(stop=lambda: False).value == 0
+
+
+def test_given_a_deferral_then_the_same_again_is_kept_as_it_is_and_another_content_is_refused(store):
+    assert store.defer(deferral("r1", NOW, token="first")) is True
+
+    assert store.defer(deferral("r1", NOW, token="again")) is True  # identical: kept, token and all
+    assert store.defer(deferral("r1", NOW, token="other", fingerprint="another content")) is False
+    [kept] = deferral_store(store).due(NOW, limit=10)
+    assert (kept.token, kept.fingerprint) == ("first", "fp")
+    assert store.stored_request("r1").deferred == "fp"  # read with the recipients, one query
+    assert store.stored_request("r1").messages == {}

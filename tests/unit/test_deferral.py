@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from asanak.errors import RejectedError
+from asanak.errors import RejectedError, RetryableError
 from sms_gateway.domain.deferral.release import ReleaseService
 from sms_gateway.domain.deferral.windows import SendWindows
 from sms_gateway.domain.events import DEFERRED, Event
@@ -273,15 +273,15 @@ def test_given_an_id_less_request_deferred_then_its_released_copy_continues_it_a
 
 def test_given_a_request_deferred_again_meanwhile_then_the_late_forget_keeps_the_new_deferral():
     clock, store = Clock(EVENING), MemoryMessageStore()
-    provider = Provider(clock)
-    send = send_service(store, provider, clock)
-    body = {"id": "promo-1", "to": ["09120000001"], "text": "sale", "from": ADS}
+    send = send_service(store, Provider(clock, limit=0), clock)  # the daily limit, every day
+    body = {"id": "promo-1", "to": ["09120000001"], "text": "sale"}
     send.send_batch([envelope("m1", **body)])
-    first = store.deferrals["promo-1"]
+    first = store.deferrals["promo-1"]  # what a release read, before it died
 
-    send.send_batch([envelope("m1-redelivered", **body)])  # deferred again: a new token
+    clock.now = first.due_at
+    send.send_batch([envelope("m1-released", **body)])  # its copy, refused again: due a day later
     assert store.forget(first) is False
-    assert store.deferrals["promo-1"].token != first.token
+    assert store.deferrals["promo-1"].due_at == first.due_at + timedelta(days=1)
     assert len(deferred_events(store)) == 2  # one event per deferral
 
 
@@ -318,3 +318,90 @@ def test_given_more_due_than_the_limit_then_the_rest_waits_a_tick():
     assert (first.released, second.released, second.left) == (3, 2, 0)
     assert first.left >= 1  # a lower bound: the run reads one more than it may release
     assert len(queue.bodies) == 5
+
+
+# -- found by review: each test failed before its fix ---------------------------------------------------
+def events_of(store: MemoryMessageStore) -> list[Event]:
+    return [event for change in store.stream for event in events_for(change.old, change.new)]
+
+
+def test_given_an_id_reused_while_its_request_is_deferred_then_the_second_is_rejected_and_the_first_kept():
+    clock, store, queue = Clock(EVENING), MemoryMessageStore(), MemoryQueue()
+    provider = Provider(clock)
+    send = send_service(store, provider, clock)
+    first = {"id": "X", "to": ["09120000001"], "text": "first", "from": ADS}
+    second = {"id": "X", "to": ["09120000009"], "text": "second", "from": ADS}
+
+    send.send_batch([envelope("m1", **first)])
+    assert send.send_batch([envelope("m2", **second)]).failures == {}
+    clock.now = datetime(2026, 12, 8, 5, 30, tzinfo=UTC)
+    ReleaseService(store=store, queue=queue, clock=clock).run()
+    deliver(send, queue, "released")
+
+    assert provider.sent == [("first", "989120000001")]
+    rejected = [e.detail for e in events_of(store) if e.detail_type == "SMS Rejected"]
+    assert [(d["request_id"], d["reason"]) for d in rejected] == [("X", "duplicate_id")]
+
+
+def test_given_an_id_reused_on_a_line_that_may_send_now_then_the_deferred_first_request_still_wins():
+    clock, store, queue = Clock(EVENING), MemoryMessageStore(), MemoryQueue()
+    provider = Provider(clock)
+    send = send_service(store, provider, clock)
+
+    send.send_batch([envelope("m1", id="X", to=["09120000001"], text="first", **{"from": ADS})])
+    send.send_batch([envelope("m2", id="X", to=["09120000009"], text="second")])  # a service line
+    clock.now = datetime(2026, 12, 8, 5, 30, tzinfo=UTC)
+    ReleaseService(store=store, queue=queue, clock=clock).run()
+    deliver(send, queue, "released")
+
+    assert provider.sent == [("first", "989120000001")]
+
+
+def test_given_a_daily_limit_just_before_tehran_midnight_then_due_that_midnight_though_the_batch_ends_later():
+    refused_at = datetime(2026, 12, 7, 20, 29, 50, tzinfo=UTC)  # 23:59:50 Tehran
+    clock, store = Clock(refused_at), MemoryMessageStore()
+    provider = Provider(clock, limit=0)
+    slow = provider._answer
+
+    def refuse_then_take_time(destinations, text):
+        try:
+            return slow(destinations, text)
+        finally:
+            clock.now = refused_at + timedelta(seconds=15)  # the batch ends after midnight
+
+    provider._answer = refuse_then_take_time
+    send_service(store, provider, clock).send_batch([envelope("m1", id="r", to=["09120000001"], text="t")])
+
+    assert store.deferrals["r"].due_at == datetime(2026, 12, 7, 20, 31, tzinfo=UTC)
+
+
+def test_given_a_deferral_and_a_retryable_failure_in_one_request_then_the_record_is_retried():
+    clock, store = Clock(datetime(2026, 12, 7, 10, 0, tzinfo=UTC)), MemoryMessageStore()
+
+    def answer(destinations, text):  # a template: one call per recipient
+        if destinations == ["989120000002"]:
+            raise RejectedError("not now", method="template", reason="daily_limit", http_status=400)
+        raise RetryableError("busy", method="template", http_status=503)
+
+    provider = ScriptedProvider(answer)
+    provider.templates = True
+    body = {
+        "id": "otp",
+        "to": ["09120000001", "09120000002"],
+        "template": {"id": "101", "params": {"c": "1"}},
+    }
+    outcome = send_service(store, provider, clock).send_batch([envelope("m1", **body)])
+
+    assert sorted(outcome.failures) == ["m1"]  # the 503 is retried as before, not hidden until midnight
+    assert store.deferrals["otp"].numbers == ("989120000002",)
+
+
+def test_given_a_deferred_request_redelivered_and_deferred_alike_then_no_second_event():
+    clock, store = Clock(EVENING), MemoryMessageStore()
+    send = send_service(store, Provider(clock), clock)
+    body = {"id": "promo", "to": ["09120000001"], "text": "sale", "from": ADS}
+
+    send.send_batch([envelope("m1", **body)])
+    send.send_batch([envelope("m1", **body)])  # SQS delivered it twice: the same deferral
+
+    assert len(deferred_events(store)) == 1

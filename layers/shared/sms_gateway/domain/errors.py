@@ -9,6 +9,7 @@ module: the one table of what each failure means).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from asanak.inbound import InboundParseError  # the push parser is pure: its refusal is the domain's
@@ -62,9 +63,10 @@ class Deferred(RuntimeError):
     request waits for the window instead of being retried or rejected. ``reason`` is the provider
     refusal's reason (``daily_limit``, ``outside_hours``)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, at: datetime) -> None:
         super().__init__(message)
         self.reason = reason
+        self.at = at  # when the provider said it: the window is counted from then
 
 
 class OutOfTime(RuntimeError):

@@ -143,12 +143,22 @@ class Outgoing:
 
 
 @dataclass(frozen=True)
+class StoredRequest:
+    """What is stored under a request id: its recipients, and the content of a deferral waiting
+    under it (``None``: none), read together (one ``Query`` on DynamoDB)."""
+
+    messages: dict[str, Message]
+    deferred: str | None = None  # the deferred request's fingerprint
+
+
+@dataclass(frozen=True)
 class Deferral:
     """A request the provider said "not now" to, kept until ``due_at`` and then put back on the queue
     as it came (``body``): recipients already stored are never sent again, so the copy sends only
     those still waiting. Stored again (a new ``token``) each time it is deferred."""
 
     request_id: str
+    fingerprint: str  # the request's content: another content under this id is a reused id
     body: str  # the SQS message body, exactly as received
     numbers: tuple[str, ...]  # the recipients that were deferred (98… form)
     reason: str  # the provider's: daily_limit, outside_hours

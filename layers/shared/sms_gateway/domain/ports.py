@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         Outgoing,
         Rejections,
         StatusChange,
+        StoredRequest,
     )
 
 
@@ -50,8 +51,13 @@ class MessageStore(ABC):
     write per recipient; see the state machine in :mod:`sms_gateway.domain.sending.service`."""
 
     @abstractmethod
+    def stored_request(self, request_id: str) -> StoredRequest:
+        """Every recipient stored for the request, by number, and a deferral waiting under its id
+        (one strongly consistent read)."""
+
     def messages_of(self, request_id: str) -> dict[str, Message]:
-        """Every recipient stored for the request, by number (a strongly consistent read)."""
+        """Every recipient stored for the request, by number."""
+        return self.stored_request(request_id).messages
 
     @abstractmethod
     def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
@@ -86,8 +92,10 @@ class MessageStore(ABC):
         return the request id parked there (ours, or the earlier one)."""
 
     @abstractmethod
-    def defer(self, deferral: Deferral) -> None:
-        """Keep ``deferral`` until it is due, replacing the request's earlier deferral if any."""
+    def defer(self, deferral: Deferral) -> bool:
+        """Keep ``deferral`` until it is due, replacing the request's earlier deferral of the same
+        content (an identical one — same due time and recipients — is kept as it is, token and all).
+        False, with nothing written, when another content is deferred under the request id."""
 
     @abstractmethod
     def templates(self) -> list[Template] | None:

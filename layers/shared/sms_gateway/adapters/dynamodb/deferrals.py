@@ -13,7 +13,7 @@ from sms_gateway.adapters.dynamodb.items import (
     DEFERRED_SK,
     DeferredItem,
     bind_table,
-    deferral_pk,
+    request_pk,
 )
 from sms_gateway.adapters.dynamodb.messages import _Conflict, conditional_write, epoch, to_deferral
 from sms_gateway.domain.errors import StoreError
@@ -35,7 +35,7 @@ class DynamoDeferralStore(DeferralStore):
             raise StoreError("could not read the deferred requests due") from exc
 
     def forget(self, deferral: Deferral) -> bool:
-        item = DeferredItem(deferral_pk(deferral.request_id), DEFERRED_SK)
+        item = DeferredItem(request_pk(deferral.request_id), DEFERRED_SK)
         still_ours = DeferredItem.token == deferral.token
         try:
             conditional_write("delete_item", item.get_delete_kwargs_from_instance(condition=still_ours))

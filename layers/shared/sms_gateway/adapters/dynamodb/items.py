@@ -9,7 +9,7 @@
 | inbound       | ``IN#<push key>``    | ``#INBOUND``  | one SMS pushed by Asanak                      |
 | opt-out       | ``OPTOUT#<98…>``     | ``#OPTOUT``   | a number's latest opt-out/opt-in instruction  |
 | parked        | ``PARK#<body hash>`` | ``#PARK``     | an id-less request on its way to the DLQ      |
-| deferral      | ``DEFER#<request_id>``| ``#DEFERRED`` | a request waiting for its window (its body)   |
+| deferral      | ``REQ#<request_id>`` | ``#DEFERRED`` | a request waiting for its window (its body)   |
 | credit check  | ``CREDIT``           | ``#CREDIT``   | when credit was last read, and its value      |
 | templates     | ``TEMPLATES``        | ``#TEMPLATES``| the account's template list, when last listed |
 
@@ -167,6 +167,7 @@ class DeferredItem(_Base):
         table_name = UNBOUND
 
     request_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()  # the request's content (another content under this id: reused)
     body = UnicodeAttribute()  # the SQS body as received
     numbers = UnicodeAttribute()  # JSON list of the deferred recipients
     reason = UnicodeAttribute()
@@ -236,10 +237,6 @@ def message_sk(number: str) -> str:
 
 def park_pk(body_key: str) -> str:
     return f"PARK#{body_key}"
-
-
-def deferral_pk(request_id: str) -> str:
-    return f"DEFER#{request_id}"
 
 
 REJECTED_SK = "#REJECTED"

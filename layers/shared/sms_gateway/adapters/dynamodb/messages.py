@@ -32,7 +32,6 @@ from sms_gateway.adapters.dynamodb.items import (
     RejectionItem,
     TemplatesItem,
     bind_table,
-    deferral_pk,
     message_sk,
     park_pk,
     request_pk,
@@ -46,6 +45,7 @@ from sms_gateway.domain.model import (
     Rejection,
     Rejections,
     State,
+    StoredRequest,
     settled_alike,
 )
 from sms_gateway.domain.ports import MessageStore
@@ -226,14 +226,31 @@ class DynamoMessageStore(MessageStore):
         bind_table(table_name)
         warm_connections(MessageItem)  # the one connection every model shares (see bind_table)
 
-    def messages_of(self, request_id: str) -> dict[str, Message]:
+    def stored_request(self, request_id: str) -> StoredRequest:
+        """One Query on the request's partition: its recipients (``TO#…``) and its deferral."""
+        messages: dict[str, Message] = {}
+        deferred: str | None = None
         try:
-            items = MessageItem.query(
-                request_pk(request_id), MessageItem.sk.startswith("TO#"), consistent_read=True
-            )
-            return {item.to: to_message(item) for item in items}
-        except PynamoDBException as exc:
+            for raw in (
+                _client()
+                .get_paginator("query")
+                .paginate(
+                    TableName=MessageItem.Meta.table_name,
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": request_pk(request_id)}},
+                    ConsistentRead=True,
+                )
+            ):
+                for item in raw.get("Items", []):
+                    sk = item["sk"]["S"]
+                    if sk.startswith("TO#"):
+                        message = to_message(MessageItem.from_raw_data(item))
+                        messages[message.to] = message
+                    elif sk == DEFERRED_SK:
+                        deferred = DeferredItem.from_raw_data(item).fingerprint
+        except (ClientError, BotoCoreError, PynamoDBException) as exc:
             raise StoreError(f"could not read request {request_id}") from exc
+        return StoredRequest(messages, deferred)
 
     def lease(self, messages: Sequence[Message], lease: Lease) -> Blocked:
         def write(m: Message) -> None:
@@ -386,11 +403,12 @@ class DynamoMessageStore(MessageStore):
             for entry in json.loads(found[0].templates)
         ]
 
-    def defer(self, deferral: Deferral) -> None:
+    def defer(self, deferral: Deferral) -> bool:
         item = DeferredItem(
-            deferral_pk(deferral.request_id),
+            request_pk(deferral.request_id),
             DEFERRED_SK,
             request_id=deferral.request_id,
+            fingerprint=deferral.fingerprint,
             body=deferral.body,
             numbers=json.dumps(list(deferral.numbers)),
             reason=deferral.reason,
@@ -401,15 +419,24 @@ class DynamoMessageStore(MessageStore):
             next_check=epoch(deferral.due_at),
             expires_at=deferral.expires_at,
         )
+        changed = (DeferredItem.next_check != item.next_check) | (DeferredItem.numbers != item.numbers)
+        condition = DeferredItem.pk.does_not_exist() | (
+            (DeferredItem.fingerprint == deferral.fingerprint) & changed
+        )
         try:
-            self._write("put_item", item.get_save_kwargs_from_instance())
+            self._write("put_item", item.get_save_kwargs_from_instance(condition=condition))
+        except _Conflict as conflict:  # the same deferral stored already, or another content's
+            old = None if conflict.old is None else DeferredItem.from_raw_data(conflict.old)
+            return old is not None and old.fingerprint == deferral.fingerprint
         except (ClientError, BotoCoreError, PynamoDBException) as exc:
             raise StoreError(f"could not defer the request {deferral.request_id}") from exc
+        return True
 
 
 def to_deferral(item: DeferredItem) -> Deferral:
     return Deferral(
         request_id=item.request_id,
+        fingerprint=item.fingerprint,
         body=item.body,
         numbers=tuple(json.loads(item.numbers)),
         reason=item.reason,

@@ -58,6 +58,7 @@ class ProviderCall:
         self._messages = [message for _, message in call]
         self._texts = {message.to: plan.request.text for plan, message in call}  # a number once per call
         self._failure: BaseException | None = None
+        self._asked_at = context.clock()  # when the last provider call started
         self.deferral: Deferred | None = None  # the provider said "not now" to ...
         self.deferred: list[Message] = []  # ... these recipients (released: nothing was sent)
 
@@ -105,6 +106,7 @@ class ProviderCall:
             self._release(messages, OutOfTime("no time left in this invocation for another provider call"))
             return
         started = time.perf_counter()
+        self._asked_at = self._ctx.clock()  # a "not now" counts from here: the provider said it after
         try:
             msgids = send_through(self._ctx.provider, messages, self._texts, self._request)
         except ProviderFailure as failure:
@@ -199,7 +201,8 @@ class ProviderCall:
             logger.exception("could not release leases")
             self._fail(exc)
             return
-        self.deferral = self.deferral or Deferred(failure.reason or "deferred", str(failure.error))
+        said = Deferred(failure.reason or "deferred", str(failure.error), at=self._asked_at)
+        self.deferral = self.deferral or said
         self.deferred.extend(messages)
 
     def _release(self, messages: list[Message], error: BaseException) -> None:

@@ -52,8 +52,12 @@ class Preparer:
         now = self._ctx.clock()
         envelope = plan.envelopes[0]
         log = {"request_id": request.request_id, "sqs_message_id": envelope.message_id}
-        existing = self._ctx.store.messages_of(request.request_id)
-        if not all(request.same_content(m.fingerprint) for m in existing.values()):
+        stored = self._ctx.store.stored_request(request.request_id)
+        existing = stored.messages
+        fingerprints = [m.fingerprint for m in existing.values()]
+        if stored.deferred is not None:  # a request deferred under this id counts as stored
+            fingerprints.append(stored.deferred)
+        if not all(request.same_content(fingerprint) for fingerprint in fingerprints):
             self._reject.reused_id(envelope, request, tally)
             return
         if any(m.owner != envelope.message_id for m in existing.values()):

@@ -22,7 +22,9 @@ ours           credentials, credit, blocked,                   the token is ours
                our own time budget ran out)
 ``sending``,   "not now" (1009 daily limit,      (none), the   delete as above, then put    SMS Deferred
 ours           1013 advertising hours)           request       the request's deferral
-                                                 deferred      (``DEFER#<request id>``)
+                                                 deferred      (``REQ#<id>``, ``#DEFERRED``)
+                                                               unless another content's is
+                                                               there (then ``duplicate_id``)
 ``sending``,   the lease has expired: its        ``unknown``   update if ``sending``, that  SMS Rejected
 another's      holder died and may have                        token, ``lease_until`` <     outcome_unknown
                called Asanak                                   now
@@ -223,9 +225,9 @@ class SendService:
         for plan in plans:
             failure = plan.failure or plan.retry
             if plan.deferral is not None:
-                # The whole body comes back when due, and whatever is not stored by then is sent:
-                # recipients that failed otherwise in this attempt are covered too.
-                failure = self._defer(plan, tally)
+                # The body comes back when due. Another failure of this attempt (a 503, a held lease)
+                # still makes the record retry, as without the deferral: a retry sends nothing twice.
+                failure = self._defer(plan, tally) or failure
             if failure is not None:
                 for envelope in plan.envelopes:
                     outcome.failures[envelope.message_id] = failure
@@ -235,10 +237,11 @@ class SendService:
         could not be stored (the failure: the records are retried)."""
         assert plan.deferral is not None
         now = self._ctx.clock()
-        due_at = self._policy.windows.due_after(plan.deferral.reason, now)
+        due_at = self._policy.windows.due_after(plan.deferral.reason, plan.deferral.at)
         request = plan.request
         deferral = Deferral(
             request_id=request.request_id,
+            fingerprint=request.fingerprint,
             body=plan.envelopes[0].body,
             numbers=tuple(sorted(set(plan.deferred))),
             reason=plan.deferral.reason,
@@ -250,7 +253,9 @@ class SendService:
             expires_at=max(due_at, now) + self._policy.retention,
         )
         try:
-            self._ctx.store.defer(deferral)
+            if not self._ctx.store.defer(deferral):  # another content waits under this id: it came first
+                self._rejecter.reused_id(plan.envelopes[0], request, tally)
+                return None
         except Exception as exc:
             logger.exception("the deferral could not be stored: the record is retried")
             return exc
