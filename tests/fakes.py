@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from asanak.errors import AsanakError
+from asanak.errors import AsanakError, RetryableError
 from asanak.templates import Template
 from sms_gateway.adapters.asanak_provider import classify
 from sms_gateway.domain.errors import StoreError
@@ -317,6 +317,14 @@ class ScriptedProvider(SmsProvider):
         self._lock = threading.Lock()
         self.templates = False  # set True: template requests go through send_template, answered by
         # ``answer([destination], "template <id> <params>")``
+        self.listed_templates: list[Template] | None = []  # template_list's answer (None: it fails)
+        self.template_lists = 0
+
+    def template_list(self) -> list[Template]:
+        self.template_lists += 1
+        if self.listed_templates is None:
+            self._classified(lambda: _raise(RetryableError("templatelist down", method="templatelist")))
+        return list(self.listed_templates or [])
 
     def send_template(self, destination: str, template_id: str, params: Mapping[str, str]) -> str:
         assert self.templates, "this provider sends no templates"
@@ -495,3 +503,7 @@ class MemoryInboundStore(InboundStore):
     def opt_outs(self) -> dict[str, tuple[str, datetime]]:
         """The numbers a send must refuse: those whose latest instruction is an opt-out."""
         return {n: (word, at) for n, (kind, at, word) in self.instructions.items() if kind == OPT_OUT}
+
+
+def _raise(error: BaseException) -> Any:
+    raise error

@@ -32,8 +32,11 @@ def test_given_entries_without_a_usable_id_then_they_are_skipped():
 
 def test_given_a_list_inside_an_object_then_it_is_read_and_anything_else_is_a_shape_error():
     assert [t.template_id for t in templates_of({"Templates": [{"id": 1}]})] == ["1"]
+    assert templates_of([]) == []  # an account without templates
     with pytest.raises(ShapeError):
         templates_of("not a list")
+    with pytest.raises(ShapeError):  # entries, none readable: never stored as "no templates"
+        templates_of([{"name": "otp", "code": "x"}])
 
 
 def test_given_a_template_then_missing_or_empty_parameters_are_named_and_unknown_params_never_block():

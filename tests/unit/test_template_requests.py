@@ -246,3 +246,26 @@ def test_given_template_refused_recipients_then_each_keeps_that_one_outcome_when
         ("989120000002", "invalid_template", "101"),
     ]
     assert [e for e in events(store) if e.detail_type == "SMS Accepted"] == []
+
+
+def test_given_a_template_approved_after_the_last_listing_then_it_is_asked_for_once_and_sent():
+    store, made = MemoryMessageStore(), provider()
+    store.listed = [Template("101", "otp", ("code",))]  # the poll function's list, a few minutes old
+    made.listed_templates = [Template("101", "otp", ("code",)), Template("150", "new", ("code",))]
+
+    send(
+        store, made, {"id": "new-1", "to": "09120000001", "template": {"id": "150", "params": {"code": "1"}}}
+    )
+
+    assert [e.detail["template_id"] for e in events(store) if e.detail_type == "SMS Accepted"] == ["150"]
+    assert made.template_lists == 1
+
+
+def test_given_the_list_cannot_be_read_again_then_an_unlisted_template_is_left_to_asanak():
+    store, made = MemoryMessageStore(), provider()
+    store.listed = [Template("101", "otp", ("code",))]
+    made.listed_templates = None  # templatelist fails now
+
+    send(store, made, {"id": "new-2", "to": "09120000001", "template": {"id": "150"}})
+
+    assert len(made.calls) == 1  # Asanak decides; nothing is rejected on a stale list

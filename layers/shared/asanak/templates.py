@@ -77,7 +77,10 @@ def templates_of(value: Any) -> list[Template]:
         value = _first(lowered, "templates", "list", "items", "data") or []
     if not isinstance(value, list):
         raise ShapeError(f"unexpected JSON {type(value).__name__} for templatelist")
-    return [template for template in map(template_of, value) if template is not None]
+    listed = [template for template in map(template_of, value) if template is not None]
+    if value and not listed:  # entries, none readable: another shape, not an empty account
+        raise ShapeError("templatelist entries without a readable template id")
+    return listed
 
 
 def missing_params(template: Template, values: Mapping[str, Any]) -> list[str]:

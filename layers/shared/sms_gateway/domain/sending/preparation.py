@@ -21,7 +21,7 @@ logger = logging.getLogger("sms_gateway.send")
 class Preparer:
     def __init__(self, context: Context, rejecter: Rejecter, leases: Leases, concurrency: int) -> None:
         self._ctx = context
-        self._catalog = TemplateCatalog(context.store, context.clock)
+        self._catalog = TemplateCatalog(context.store, context.provider, context.clock)
         self._reject = rejecter
         self._leases = leases
         self._concurrency = concurrency
