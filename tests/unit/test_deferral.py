@@ -405,3 +405,29 @@ def test_given_a_deferred_request_redelivered_and_deferred_alike_then_no_second_
     send.send_batch([envelope("m1", **body)])  # SQS delivered it twice: the same deferral
 
     assert len(deferred_events(store)) == 1
+
+
+def test_given_a_slow_queue_then_the_release_stops_at_its_budget_and_leaves_the_rest_due():
+    clock, store = Clock(EVENING), MemoryMessageStore()
+    send = send_service(store, Provider(clock), clock)
+    for i in range(25):
+        send.send_batch(
+            [envelope(f"m{i}", id=f"promo-{i}", to=[f"091200000{i:02d}"], text="s", **{"from": ADS})]
+        )
+    clock.now = datetime(2026, 12, 8, 6, 0, tzinfo=UTC)
+    elapsed = [0.0]
+
+    class SlowQueue(MemoryQueue):
+        max_batch = 10
+
+        def enqueue(self, bodies):
+            elapsed[0] += 4.0  # each call of ten takes 4 s (SQS struggling)
+            return super().enqueue(bodies)
+
+    queue = SlowQueue()
+    report = ReleaseService(store=store, queue=queue, clock=clock, timer=lambda: elapsed[0]).run(
+        budget_seconds=6
+    )
+
+    assert (report.released, report.left) == (20, 5)  # no call starts once the budget is spent
+    assert len(store.deferrals) == 5

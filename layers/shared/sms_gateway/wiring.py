@@ -218,6 +218,12 @@ def poll_budget(remaining_seconds: float) -> float:
     return run_budget(poll_settings().budget_seconds, remaining_seconds)
 
 
+def release_budget(remaining_seconds: float) -> float:
+    """Seconds the release of deferred requests may take: a quarter of what the tick has left, at most
+    ten, so delivery tracking always keeps most of the run."""
+    return max(0.0, min(10.0, remaining_seconds / 4))
+
+
 def stream_changes(records: list[dict[str, Any]]) -> list[Change]:
     """The table's stream records (as Lambda delivers them) as the domain's changes."""
     from sms_gateway.adapters.dynamodb.stream import change_of
@@ -235,9 +241,14 @@ def eventbridge_client() -> Any:
 
 @functools.cache
 def sqs_client() -> Any:
+    """Short timeouts: a struggling queue must not eat the poll run (the release has its own budget)."""
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("sqs")
+    return boto3.client(
+        "sqs",
+        config=Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}),
+    )
 
 
 @functools.cache

@@ -19,6 +19,7 @@ ones left for the next tick: the run's limit, or the queue refused them).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from sms_gateway.domain.ports import DeferralStore, Metrics, NoMetrics, RequestQ
 logger = logging.getLogger("sms_gateway.deferral")
 
 RELEASE_LIMIT = 500  # deferrals released per tick at most; the rest wait one more tick
+RELEASE_BUDGET = 10.0  # seconds of a tick the release may take before tracking
 
 
 @dataclass(frozen=True)
@@ -49,16 +51,20 @@ class ReleaseService:
         clock: Callable[[], datetime],
         metrics: Metrics | None = None,
         limit: int = RELEASE_LIMIT,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._timer = timer
         self._store = store
         self._queue = queue
         self._clock = clock
         self._metrics = metrics or NoMetrics()
         self._limit = limit
 
-    def run(self) -> ReleaseReport:
-        """Release what is due; an outage (the table, the queue) ends the run early, never raises:
-        what is left stays due for the next tick, and tracking goes on."""
+    def run(self, budget_seconds: float = RELEASE_BUDGET) -> ReleaseReport:
+        """Release what is due; an outage (the table, the queue) ends the run early, never raises, and
+        no call to the queue starts once ``budget_seconds`` are spent: what is left stays due for the
+        next tick, and tracking goes on."""
+        deadline = self._timer() + budget_seconds
         try:
             due = self._store.due(self._clock(), self._limit + 1)
         except Exception:
@@ -70,6 +76,9 @@ class ReleaseService:
         released = 0
         size = max(1, self._queue.max_batch)
         for start in range(0, len(due), size):
+            if self._timer() >= deadline:
+                logger.warning("release budget spent; the rest waits for the next tick")
+                break
             chunk = due[start : start + size]
             try:
                 failed = set(self._queue.enqueue([deferral.body for deferral in chunk]))
