@@ -199,8 +199,24 @@ SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "sms-request.schema
         ({"to": "09121234567"}, False),
         ({"to": "09121234567", "template": {"id": "abc"}}, False),
         ({"to": "09121234567", "template": {"id": "1", "params": {"a": {"b": 1}}}}, False),
+        ({"to": "09121234567", "text": None, "template": {"id": "101"}}, True),
+        ({"to": "09121234567", "text": "hi", "template": None}, True),
+        ({"to": "09121234567", "template": {"id": "۱۰۱"}}, False),
+        ({"to": "09121234567", "template": {"id": " 101"}}, False),
     ],
-    ids=["text", "template", "numeric-id", "both", "neither", "id-not-digits", "param-object"],
+    ids=[
+        "text",
+        "template",
+        "numeric-id",
+        "both",
+        "neither",
+        "id-not-digits",
+        "param-object",
+        "null-text",
+        "null-template",
+        "persian-digits",
+        "spaces",
+    ],
 )
 def test_given_a_body_then_the_request_schema_and_the_parser_agree(body, valid):
     from jsonschema import Draft202012Validator
@@ -269,3 +285,12 @@ def test_given_the_list_cannot_be_read_again_then_an_unlisted_template_is_left_t
     send(store, made, {"id": "new-2", "to": "09120000001", "template": {"id": "150"}})
 
     assert len(made.calls) == 1  # Asanak decides; nothing is rejected on a stale list
+
+
+def test_given_a_template_request_with_an_invalid_number_then_its_rejection_carries_template_id_too():
+    store, made = MemoryMessageStore(), provider()
+
+    send(store, made, {"id": "t-3", "to": ["09120000001", "12345"], "template": OTP})
+
+    [rejected] = [e.detail for e in events(store) if e.detail_type == "SMS Rejected"]
+    assert (rejected["to"], rejected["reason"], rejected["template_id"]) == ("12345", "invalid_number", "101")

@@ -72,6 +72,7 @@ class Rejections:
     request_id: str
     meta: Mapping[str, Any] | None
     entries: tuple[Rejection, ...]
+    template_id: str | None = None  # the request named this approved template (its events carry it)
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ class RejectionItem(_Base):
     meta = UnicodeAttribute(null=True)  # the request's meta, as compact JSON
     entries = UnicodeAttribute()  # JSON list of {"to", "reason", "message"}
     created_at = UTCDateTimeAttribute(null=True)
+    template_id = UnicodeAttribute(null=True)
 
 
 class ParkedItem(_Base):

@@ -349,6 +349,7 @@ class DynamoMessageStore(MessageStore):
             ),
             expires_at=expires_at,
             created_at=datetime.now(UTC),
+            template_id=rejections.template_id,
         )
         try:
             self._write(
@@ -458,4 +459,5 @@ def to_rejections(item: RejectionItem) -> Rejections:
             Rejection(entry.get("to"), entry["reason"], entry.get("message", ""))
             for entry in json.loads(item.entries)
         ),
+        template_id=item.template_id,
     )

@@ -125,6 +125,7 @@ def rejection_events(rejections: Rejections) -> list[Event]:
             message=entry.message,
             meta=rejections.meta,
             change=rejections.key,
+            template_id=rejections.template_id,
         )
         for entry in rejections.entries
     ]

@@ -37,7 +37,14 @@ class Rejecter:
         self._whole(envelope, poison.request_id, poison.reason, poison.message, poison.meta, tally)
 
     def _whole(
-        self, envelope: Envelope, request_id: str, reason: str, message: str, meta: object, tally: Tally
+        self,
+        envelope: Envelope,
+        request_id: str,
+        reason: str,
+        message: str,
+        meta: object,
+        tally: Tally,
+        template_id: str | None = None,
     ) -> None:
         """A whole SQS message rejected (poison, a reused id): one rejection item, keyed by the message."""
         self._ctx.store.reject(
@@ -46,6 +53,7 @@ class Rejecter:
                 request_id=request_id,
                 meta=meta if isinstance(meta, dict) else None,
                 entries=(Rejection(None, reason, message),),
+                template_id=template_id,
             ),
             expires_at=self._ctx.expires_at(),
         )
@@ -65,6 +73,7 @@ class Rejecter:
             "this id was already used for a different request; nothing was sent",
             request.meta,
             tally,
+            template_id_of(request),
         )
 
     def numbers(self, request: SmsRequest, tally: Tally) -> None:
@@ -75,7 +84,7 @@ class Rejecter:
             return
         key = f"REQ#{request.request_id}#{request.fingerprint}"
         created = self._ctx.store.reject(
-            Rejections(key, request.request_id, request.meta, tuple(entries)),
+            Rejections(key, request.request_id, request.meta, tuple(entries), template_id_of(request)),
             expires_at=self._ctx.expires_at(),
         )
         if created:
@@ -113,3 +122,7 @@ class Rejecter:
         blocked = self._ctx.store.record(settled)
         tally.add("Rejected", len(settled) - len(blocked))
         tally.add(f"Rejected_{reason}", len(settled) - len(blocked))
+
+
+def template_id_of(request: SmsRequest) -> str | None:
+    return None if request.template is None else request.template.template_id

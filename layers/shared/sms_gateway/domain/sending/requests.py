@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -206,6 +207,7 @@ def _payload(body: str, fallback_id: str) -> dict[str, Any]:
     return payload
 
 
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 MAX_TEMPLATE_PARAMS = 20
 MAX_PARAM_CHARS = 200
 
@@ -217,8 +219,12 @@ def _template(payload: dict[str, Any], poison: Any) -> TemplateRef | None:
     if not isinstance(raw, dict):
         raise poison('\'template\' must be an object: {"id": "101", "params": {"code": "4821"}}')
     raw_id = raw.get("id")
-    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or not str(raw_id).strip().isdigit():
-        raise poison("'template.id' must be the template's number (digits)")
+    if (
+        isinstance(raw_id, bool)
+        or not isinstance(raw_id, str | int)
+        or not _ASCII_DIGITS.fullmatch(str(raw_id))
+    ):
+        raise poison("'template.id' must be the template's number (digits 0-9)")
     params = raw.get("params")
     if params is None:
         params = {}
@@ -236,7 +242,7 @@ def _template(payload: dict[str, Any], poison: Any) -> TemplateRef | None:
         if len(text) > MAX_PARAM_CHARS:
             raise poison(f"'template.params.{name}' has {len(text)} characters; at most {MAX_PARAM_CHARS}")
         values[str(name)] = text
-    return TemplateRef(str(int(str(raw_id).strip())), tuple(sorted(values.items())))
+    return TemplateRef(str(int(raw_id)), tuple(sorted(values.items())))
 
 
 def _text(payload: dict[str, Any], template: TemplateRef | None, poison: Any) -> str:
