@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import sqs_event
+from tests.integration.test_deferral_gateway import queued, until
 
 pytestmark = pytest.mark.parametrize("asanak_api", ["v2rest"])
 
@@ -121,3 +122,34 @@ def test_given_a_p2p_call_refusing_one_destination_then_only_it_is_rejected_and_
         "otp-3",
         "provider_rejected",
     )
+
+
+# -- deferral of p2p and template sends ---------------------------------------------------------------
+def test_given_the_daily_limit_then_p2p_and_template_sends_wait_and_each_released_copy_sends_once(
+    stack, asanak, world
+):
+    send, poll = world
+    asanak.set_rules(daily_limit=0)  # nothing more today
+    otp = [{"id": f"otp-{n}", "to": f"0912000010{n}", "text": f"کد {n}"} for n in range(3)]  # one p2p call
+    template = {"id": "tpl", "to": "09120000200", "template": {"id": "101", "params": {"code": "55"}}}
+
+    assert send(sqs_event(*otp, template)) == {"batchItemFailures": []}
+    deferred = stack.details("SMS Deferred")
+    assert sorted(d["request_id"] for d in deferred) == ["otp-0", "otp-1", "otp-2", "tpl"]
+    assert {c.method for c in asanak.calls} == {"p2psendsms", "template"}
+
+    asanak.set_rules(daily_limit=100)  # a new day
+    until(asanak, deferred[0]["due_at"])
+    assert poll()["deferred_released"] == 4
+    bodies = queued(stack)
+    assert send(sqs_event(*bodies)) == {"batchItemFailures": []}
+    assert send(sqs_event(*bodies)) == {"batchItemFailures": []}  # SQS delivers the copies again
+
+    sent = sorted((sms.destination, sms.template_id) for sms in asanak.sent)
+    assert sent == [
+        ("989120000100", None),
+        ("989120000101", None),
+        ("989120000102", None),
+        ("989120000200", 101),
+    ]
+    assert len(stack.details("SMS Accepted")) == 4
