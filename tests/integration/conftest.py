@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from asanak_sandbox import AsanakSandbox
+
+SCHEDULED_EVENT = json.loads((Path(__file__).parents[2] / "events" / "poll-scheduled.json").read_text())
 
 
 @pytest.fixture
@@ -25,3 +30,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     chosen = any("asanak_api" in marker.args[0] for marker in metafunc.definition.iter_markers("parametrize"))
     if module in BOTH_APIS and "asanak_api" in metafunc.fixturenames and not chosen:
         metafunc.parametrize("asanak_api", ["v1rest", "v2rest"])
+
+
+@pytest.fixture
+def world(
+    stack: Any, asanak: Any, lambda_context: Any
+) -> Iterator[tuple[Callable[..., Any], Callable[[], Any]]]:
+    """``(send, poll)``: the send function on an SQS event and one scheduled poll run, each with its
+    template role, on the sandbox's clock."""
+    from emulator import gateway
+    from functions.poll import app as poll_app
+    from functions.send import app as send_app
+
+    gateway.run_on(asanak.clock.now)
+    yield (
+        lambda event: send_app.lambda_handler(event, lambda_context),
+        lambda: poll_app.lambda_handler(SCHEDULED_EVENT, lambda_context),
+    )
+    gateway.forget()

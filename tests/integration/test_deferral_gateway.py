@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +15,6 @@ from tests.harness import assert_matches_schema, sqs_event
 
 pytestmark = pytest.mark.parametrize("asanak_api", ["v1rest", "v2rest"])
 
-SCHEDULED_EVENT = json.loads((Path(__file__).parents[2] / "events" / "poll-scheduled.json").read_text())
 ADVERTISING_LINE = "98300012345"  # the sandbox account's second sender
 TEHRAN = ZoneInfo("Asia/Tehran")
 
@@ -31,20 +29,6 @@ def asanak():
     senders = (SANDBOX_SENDER, ADVERTISING_LINE)
     with AsanakSandbox(username=SANDBOX_USER, password=SANDBOX_PASSWORD, senders=senders) as sandbox:
         yield sandbox
-
-
-@pytest.fixture
-def world(stack, asanak, lambda_context):
-    from emulator import gateway
-    from functions.poll import app as poll_app
-    from functions.send import app as send_app
-
-    gateway.run_on(asanak.clock.now)
-    yield (
-        lambda event: send_app.lambda_handler(event, lambda_context),
-        lambda: poll_app.lambda_handler(SCHEDULED_EVENT, lambda_context),
-    )
-    gateway.forget()
 
 
 def queued(stack) -> list[str]:

@@ -4,29 +4,11 @@ and sends each recipient its own ``template`` call, and the events carry ``templ
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from tests.harness import sqs_event
 
-SCHEDULED_EVENT = json.loads((Path(__file__).parents[2] / "events" / "poll-scheduled.json").read_text())
 OTP = {"id": "101", "params": {"code": "4821"}}
-
-
-@pytest.fixture
-def world(stack, asanak, lambda_context):
-    from emulator import gateway
-    from functions.poll import app as poll_app
-    from functions.send import app as send_app
-
-    gateway.run_on(asanak.clock.now)
-    yield (
-        lambda event: send_app.lambda_handler(event, lambda_context),
-        lambda: poll_app.lambda_handler(SCHEDULED_EVENT, lambda_context),
-    )
-    gateway.forget()
 
 
 def methods(asanak) -> list[str]:

@@ -3,9 +3,7 @@ their template roles, against the sandbox's v2rest, end to end through the event
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -13,22 +11,6 @@ from tests.harness import sqs_event
 from tests.integration.test_deferral_gateway import queued, until
 
 pytestmark = pytest.mark.parametrize("asanak_api", ["v2rest"])
-
-SCHEDULED_EVENT = json.loads((Path(__file__).parents[2] / "events" / "poll-scheduled.json").read_text())
-
-
-@pytest.fixture
-def world(stack, asanak, lambda_context):
-    from emulator import gateway
-    from functions.poll import app as poll_app
-    from functions.send import app as send_app
-
-    gateway.run_on(asanak.clock.now)  # send and poll on the sandbox's clock
-    yield (
-        lambda event: send_app.lambda_handler(event, lambda_context),
-        lambda: poll_app.lambda_handler(SCHEDULED_EVENT, lambda_context),
-    )
-    gateway.forget()
 
 
 def test_given_a_v2rest_base_url_then_requests_are_sent_tracked_and_delivered_over_v2rest(
