@@ -267,6 +267,19 @@ def _same_outcome(wanted: Message, stored: Message) -> bool:
     )
 
 
+class RecordingMetrics:
+    """A metrics sink that keeps every datapoint (name, value)."""
+
+    def __init__(self) -> None:
+        self.added: list[tuple[str, float]] = []
+
+    def add_metric(self, name: str, unit: object, value: float) -> None:
+        self.added.append((name, value))
+
+    def total(self, name: str) -> float:
+        return sum(value for metric, value in self.added if metric == name)
+
+
 class MemoryQueue(RequestQueue):
     """The send queue: bodies in order; ``refuse(position)`` says which positions of a call fail."""
 

@@ -127,16 +127,9 @@ class ProviderState:
             for source, _, _, _ in items:
                 if source not in self._account.senders:
                     raise NotAccepted(f"source number {source} is not an active sender of this account", 1002)
-            now = self.clock.now()
-            today = now.astimezone(TEHRAN).date()
-            self.rules.refusal([item[0] for item in items], len(items), self._sent_on.get(today, 0), now)
             held = [source in self.rules.template_only for source, _, _, _ in items]
             charged = [text for (_, _, text, _), is_held in zip(items, held, strict=True) if not is_held]
-            cost = Decimal(sum(count_parts(text) for text in charged))
-            if self._account.credit < cost:
-                raise NotAccepted("insufficient credit", 1006)
-            self._account.credit -= cost
-            self._sent_on[today] = self._sent_on.get(today, 0) + len(items)
+            now = self._admit([item[0] for item in items], len(items), charged)
             msgids: list[int] = []
             for (source, destination, text, flag), is_held in zip(items, held, strict=True):
                 sms = SentSms(
@@ -151,6 +144,19 @@ class ProviderState:
                 )
                 msgids.append(self._keep(sms))
         return msgids
+
+    def _admit(self, sources: Sequence[str], count: int, charged: Sequence[str]) -> datetime.datetime:
+        """The rules (advertising hours, the daily limit), then the credit for the ``charged`` texts:
+        raises :class:`NotAccepted`, or charges and counts the day's ``count`` SMS (the lock held)."""
+        now = self.clock.now()
+        today = now.astimezone(TEHRAN).date()
+        self.rules.refusal(sources, count, self._sent_on.get(today, 0), now)
+        cost = Decimal(sum(count_parts(text) for text in charged))
+        if self._account.credit < cost:
+            raise NotAccepted("insufficient credit", 1006)
+        self._account.credit -= cost
+        self._sent_on[today] = self._sent_on.get(today, 0) + count
+        return now
 
     def _keep(self, sms: SentSms) -> int:
         """Record an accepted SMS under the next msgid (the lock held)."""
@@ -171,14 +177,7 @@ class ProviderState:
             if missing:
                 raise NotAccepted(f"template {template_id} needs parameter(s) {', '.join(missing)}", 1008)
             text = template.render(values)
-            now = self.clock.now()
-            today = now.astimezone(TEHRAN).date()
-            self.rules.refusal([], 1, self._sent_on.get(today, 0), now)
-            cost = Decimal(count_parts(text))
-            if self._account.credit < cost:
-                raise NotAccepted("insufficient credit", 1006)
-            self._account.credit -= cost
-            self._sent_on[today] = self._sent_on.get(today, 0) + 1
+            now = self._admit([], 1, [text])  # a template is never advertising
             source = sorted(self._account.senders)[0]
             sms = SentSms(
                 str(self._next_msgid),

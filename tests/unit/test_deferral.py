@@ -17,6 +17,7 @@ from sms_gateway.domain.publishing.outbox import events_for
 from sms_gateway.domain.sending.service import Envelope, SendPolicy, SendService
 
 from tests.fakes import MemoryMessageStore, MemoryQueue, ScriptedProvider
+from tests.fakes import RecordingMetrics as Metrics
 
 # 2026-12-07 22:30 Tehran (19:00 UTC): after the advertising window, before midnight.
 EVENING = datetime(2026, 12, 7, 19, 0, tzinfo=UTC)
@@ -30,17 +31,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-class Metrics:
-    def __init__(self) -> None:
-        self.added: list[tuple[str, float]] = []
-
-    def add_metric(self, name: str, unit: object, value: float) -> None:
-        self.added.append((name, value))
-
-    def total(self, name: str) -> float:
-        return sum(value for metric, value in self.added if metric == name)
 
 
 def not_now(code: int, reason: str) -> RejectedError:

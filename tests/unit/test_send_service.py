@@ -14,19 +14,9 @@ from sms_gateway.domain.publishing.service import PublishService
 from sms_gateway.domain.sending.service import Envelope, SendPolicy, SendService
 
 from tests.fakes import MemoryMessageStore, MemoryPublisher, ScriptedProvider
+from tests.fakes import RecordingMetrics as Metrics
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-
-
-class Metrics:
-    def __init__(self) -> None:
-        self.added: list[tuple[str, float]] = []
-
-    def add_metric(self, name: str, unit: object, value: float) -> None:
-        self.added.append((name, value))
-
-    def total(self, name: str) -> float:
-        return sum(value for metric, value in self.added if metric == name)
 
 
 def service(store=None, provider=None, metrics=None, concurrency=1) -> SendService:
