@@ -37,6 +37,8 @@ def test_given_a_list_inside_an_object_then_it_is_read_and_anything_else_is_a_sh
         templates_of("not a list")
     with pytest.raises(ShapeError):  # entries, none readable: never stored as "no templates"
         templates_of([{"name": "otp", "code": "x"}])
+    with pytest.raises(ShapeError):  # an object of another shape likewise
+        templates_of({"rows": [{"id": 1}]})
 
 
 def test_given_a_template_then_missing_or_empty_parameters_are_named_and_unknown_params_never_block():

@@ -421,3 +421,39 @@ def test_given_a_slow_queue_then_the_release_stops_at_its_budget_and_leaves_the_
 
     assert (report.released, report.left) == (20, 5)  # no call starts once the budget is spent
     assert len(store.deferrals) == 5
+
+
+def test_given_another_content_deferred_under_the_id_meanwhile_then_each_recipient_keeps_one_outcome():
+    from sms_gateway.domain.model import Deferral
+
+    clock, store = Clock(EVENING), MemoryMessageStore()
+    provider = Provider(clock, limit=1)  # the first recipient goes, the second hits the daily limit
+    provider.max_batch = 1
+    send = send_service(store, provider, clock)
+    other = Deferral(
+        request_id="x",
+        fingerprint="another content",
+        body="{}",
+        numbers=("989120000009",),
+        reason="daily_limit",
+        message="m",
+        due_at=EVENING + timedelta(hours=3),
+        token="g",
+        meta=None,
+        created_at=EVENING,
+        expires_at=EVENING + timedelta(days=30),
+    )
+
+    def a_concurrent_delivery_defers_first(point, messages):
+        if point == "defer" and "x" not in store.deferrals:
+            store.deferrals["x"] = other
+
+    store.hook(before=a_concurrent_delivery_defers_first)
+    send.send_batch([envelope("m1", id="x", to=["09120000001", "09120000002"], text="F")])
+
+    outcomes = {}
+    for event in events_of(store):
+        if event.detail_type in ("SMS Accepted", "SMS Rejected"):
+            outcomes.setdefault(event.detail.get("to"), []).append(event.detail.get("reason", "accepted"))
+    assert outcomes == {"989120000001": ["accepted"], "989120000002": ["duplicate_id"]}
+    assert store.deferrals["x"] is other  # the first deferral stays, to be released and judged then

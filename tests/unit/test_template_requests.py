@@ -160,6 +160,7 @@ def test_given_a_stack_on_v1rest_then_a_template_request_is_rejected_once_and_no
 def test_given_the_listed_templates_then_a_request_they_refuse_is_rejected_before_any_call(template, says):
     store, made = MemoryMessageStore(), provider()
     store.listed = [Template("101", "otp", ("code",)), Template("103", "old", (), active=False)]
+    made.listed_templates = list(store.listed)  # Asanak, asked before any refusal, says the same
 
     outcome = send(store, made, {"id": "t-1", "to": "09120000001", "template": template})
 
@@ -294,3 +295,49 @@ def test_given_a_template_request_with_an_invalid_number_then_its_rejection_carr
 
     [rejected] = [e.detail for e in events(store) if e.detail_type == "SMS Rejected"]
     assert (rejected["to"], rejected["reason"], rejected["template_id"]) == ("12345", "invalid_number", "101")
+
+
+def test_given_templatelist_failing_then_no_request_of_the_minute_is_refused_on_the_stale_list():
+    store, made = MemoryMessageStore(), provider()
+    store.listed = [Template("101", "otp", ("code",))]
+    made.listed_templates = None  # templatelist fails
+    new = {"to": "09120000001", "template": {"id": "150", "params": {"code": "1"}}}
+
+    send(store, made, {**new, "id": "n-1"}, {**new, "id": "n-2", "to": "09120000002"})
+
+    assert len(made.calls) == 2  # both left to Asanak
+    assert [e for e in events(store) if e.detail_type == "SMS Rejected"] == []
+
+
+def test_given_the_provider_listed_a_new_template_then_a_later_reread_of_the_stale_store_does_not_forget_it():
+    store, made = MemoryMessageStore(), provider()
+    store.listed = [Template("101", "otp", ("code",))]  # the poll function's list, without 150
+    made.listed_templates = [Template("101", "otp", ("code",)), Template("150", "new", ("code",))]
+    now = [NOW]
+    service = SendService(
+        store=store,
+        provider=made,
+        policy=SendPolicy(SENDER, timedelta(days=30), 4, call_timeout=timedelta(seconds=5)),
+        clock=lambda: now[0],
+    )
+    body = {"to": "09120000001", "template": {"id": "150", "params": {"code": "1"}}}
+
+    known = {"to": "09120000009", "template": OTP}
+    service.send_batch([Envelope("m0", json.dumps({**known, "id": "k"}))])  # t0: the stored list is read
+    now[0] = NOW + timedelta(seconds=30)  # 150 is missing: Asanak is asked, and lists it
+    service.send_batch([Envelope("m1", json.dumps({**body, "id": "a"}))])
+    now[0] = NOW + timedelta(seconds=61)  # the stored list is read again, still without 150
+    service.send_batch([Envelope("m2", json.dumps({**body, "id": "b"}))])
+
+    assert len(made.calls) == 3
+    assert [e for e in events(store) if e.detail_type == "SMS Rejected"] == []
+
+
+def test_given_a_template_the_stored_list_shows_inactive_then_asanak_is_asked_before_refusing():
+    store, made = MemoryMessageStore(), provider()
+    store.listed = [Template("101", "otp", ("code",), active=False)]  # since approved again
+    made.listed_templates = [Template("101", "otp", ("code",))]
+
+    send(store, made, {"id": "r", "to": "09120000001", "template": OTP})
+
+    assert len(made.calls) == 1

@@ -74,7 +74,10 @@ def templates_of(value: Any) -> list[Template]:
     one under ``templates``/``list``/``items``)."""
     if isinstance(value, Mapping):
         lowered = {str(key).lower(): item for key, item in value.items()}
-        value = _first(lowered, "templates", "list", "items", "data") or []
+        inner = _first(lowered, "templates", "list", "items", "data")
+        if inner is None and lowered:  # an object of another shape: never read as "no templates"
+            raise ShapeError(f"templatelist object without a list of templates: {sorted(lowered)[:5]}")
+        value = inner or []
     if not isinstance(value, list):
         raise ShapeError(f"unexpected JSON {type(value).__name__} for templatelist")
     listed = [template for template in map(template_of, value) if template is not None]

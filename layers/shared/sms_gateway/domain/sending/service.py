@@ -81,6 +81,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sms_gateway.domain.deferral.windows import SendWindows
+from sms_gateway.domain.errors import LeaseHeld
 from sms_gateway.domain.events import Reason
 from sms_gateway.domain.model import Deferral, Lease
 from sms_gateway.domain.ports import MessageStore, Metrics, NoMetrics, SmsProvider
@@ -253,9 +254,8 @@ class SendService:
             expires_at=max(due_at, now) + self._policy.retention,
         )
         try:
-            if not self._ctx.store.defer(deferral):  # another content waits under this id: it came first
-                self._rejecter.reused_id(plan.envelopes[0], request, tally)
-                return None
+            if not self._ctx.store.defer(deferral):
+                return self._deferred_elsewhere(plan, deferral, tally)
         except Exception as exc:
             logger.exception("the deferral could not be stored: the record is retried")
             return exc
@@ -265,6 +265,26 @@ class SendService:
         )
         tally.add("Deferred", len(deferral.numbers))
         tally.add(f"Deferred_{deferral.reason}", len(deferral.numbers))
+        return None
+
+    def _deferred_elsewhere(self, plan: Plan, deferral: Deferral, tally: Tally) -> BaseException | None:
+        """Another deferral holds this request id (a concurrent delivery stored it since this one was
+        prepared). The same content (stored before the blacklist option existed): deferred already.
+        Another content came first: this request is a reused id — per recipient when part of it is
+        stored already (each recipient keeps one outcome), else as a whole, nothing stored."""
+        request = plan.request
+        stored = self._ctx.store.stored_request(request.request_id)
+        if stored.deferred is None:  # released meanwhile: the record comes back and looks again
+            return LeaseHeld("the request's deferral changed while it was being deferred")
+        if request.same_content(stored.deferred):
+            return None
+        if any(request.same_content(m.fingerprint) for m in stored.messages.values()):
+            message = "this id is deferred with a different request; this recipient was not sent"
+            self._rejecter.settled(
+                plan, list(deferral.numbers), Reason.DUPLICATE_ID, message, self._ctx.clock(), tally
+            )
+        else:
+            self._rejecter.reused_id(plan.envelopes[0], request, tally)
         return None
 
     # -- provider calls ----------------------------------------------------------------------------

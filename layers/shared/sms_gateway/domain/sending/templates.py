@@ -3,13 +3,13 @@ parameter it names?
 
 The poll function lists the account's templates at most every few minutes and stores the list
 (:meth:`~sms_gateway.domain.ports.TrackingStore.record_templates`); here that list is read once a
-minute at most, and only when a batch holds a template request. A template missing from it may have
-been approved since: it is asked for once more, from the provider (at most once a minute), before
-anything is refused. A request whose template is not listed (or not active), or that leaves out a
-parameter the list names, is rejected ``invalid_template`` before any provider call; one sent to a
-stack on v1rest (no templates) is rejected ``template_unsupported``. No list (the poll function has
-not run, or ``templatelist`` fails) checks nothing: Asanak decides, and its 1001 is a
-``provider_rejected``.
+minute at most, and only when a batch holds a template request; it only ever allows. Before a
+refusal Asanak's own list is asked for (at most once a minute; its answer stands for five), since a
+template may have been approved or changed since the poll function listed them. A request whose
+template is not listed (or not active), or that leaves out a parameter the list names, is then
+rejected ``invalid_template`` before any provider call; one sent to a stack on v1rest (no
+templates) is rejected ``template_unsupported``. No list (the poll function has not run, or
+``templatelist`` fails) checks nothing: Asanak decides, and its 1001 is a ``provider_rejected``.
 """
 
 from __future__ import annotations
@@ -23,45 +23,66 @@ from asanak.templates import Template, missing_params
 from sms_gateway.domain.events import Reason
 from sms_gateway.domain.ports import MessageStore, SmsProvider
 from sms_gateway.domain.provider_failures import ProviderFailure
-from sms_gateway.domain.sending.requests import SmsRequest
+from sms_gateway.domain.sending.requests import SmsRequest, TemplateRef
 
-CATALOG_MAX_AGE = timedelta(minutes=1)
+CATALOG_MAX_AGE = timedelta(
+    minutes=1
+)  # the stored list is read again after this; Asanak asked at most so often
+FRESH_FOR = timedelta(minutes=5)  # Asanak's own answer stands for this long (the poll function's interval)
 
 
 class TemplateCatalog:
-    """The stored template list, cached for :data:`CATALOG_MAX_AGE` (shared by the warm invocations),
-    and the provider's own list when the stored one lacks a template (at most once per that age)."""
+    """Which templates the account may send, for the send path (shared by the warm invocations).
+
+    The stored list (the poll function's) is read at most once a minute. It only ever *allows*: a
+    refusal needs Asanak's own word of the last minute (``templatelist``, asked at most once a
+    minute), and that answer then stands for :data:`FRESH_FOR`. When Asanak cannot be asked, nothing
+    is refused: Asanak decides on the call itself. Calls come from the preparation threads: one lock.
+    """
 
     def __init__(self, store: MessageStore, provider: SmsProvider, clock: Callable[[], datetime]) -> None:
         self._store = store
         self._provider = provider
         self._clock = clock
         self._lock = threading.Lock()
+        self._stored: dict[str, Template] | None = None
         self._read_at: datetime | None = None
+        self._fresh: dict[str, Template] | None = None  # Asanak's answer (None: never, or it failed)
         self._asked_at: datetime | None = None
-        self._known: dict[str, Template] | None = None
 
-    def _stale(self, since: datetime | None, now: datetime) -> bool:
-        return since is None or now - since >= CATALOG_MAX_AGE or now < since
-
-    def lookup(self, template_id: str) -> tuple[bool, Template | None]:
-        """``(checked, template)``: the listed template, or None when not listed even by the provider
-        just now; ``checked`` False when no list can be read (then nothing is checked)."""
+    def problem(self, template: TemplateRef) -> str | None:
+        """Why the account's templates refuse ``template``, or None (it fits, or it cannot be told)."""
         with self._lock:
             now = self._clock()
-            if self._stale(self._read_at, now):
-                listed = self._store.templates()
-                self._known = None if listed is None else {t.template_id: t for t in listed}
-                self._read_at = now
-            if self._known is None:
-                return False, None
-            if template_id not in self._known and self._stale(self._asked_at, now):
-                self._asked_at = now
-                try:
-                    self._known = {t.template_id: t for t in self._provider.template_list()}
-                except ProviderFailure:  # a stale list must not refuse what may be approved
-                    return False, None
-            return True, self._known.get(template_id)
+            known = self._current(now)
+            if known is None or _problem(known.get(template.template_id), template.values) is None:
+                return None
+            asked = self._ask(now)
+            return None if asked is None else _problem(asked.get(template.template_id), template.values)
+
+    def _current(self, now: datetime) -> dict[str, Template] | None:
+        if self._fresh is not None and not _older(self._asked_at, now, FRESH_FOR):
+            return self._fresh
+        if _older(self._read_at, now, CATALOG_MAX_AGE):
+            listed = self._store.templates()
+            self._stored = None if listed is None else {t.template_id: t for t in listed}
+            self._read_at = now
+        return self._stored
+
+    def _ask(self, now: datetime) -> dict[str, Template] | None:
+        """Asanak's list of this minute: asked now unless asked within the minute (then that answer,
+        or None when it failed)."""
+        if _older(self._asked_at, now, CATALOG_MAX_AGE):
+            self._asked_at = now
+            try:
+                self._fresh = {t.template_id: t for t in self._provider.template_list()}
+            except ProviderFailure:  # a stale list must not refuse what may be approved
+                self._fresh = None
+        return self._fresh
+
+
+def _older(since: datetime | None, now: datetime, age: timedelta) -> bool:
+    return since is None or now - since >= age or now < since
 
 
 def refusal(
@@ -76,10 +97,7 @@ def refusal(
             Reason.TEMPLATE_UNSUPPORTED,
             "templates are sent through Asanak's v2rest API; this stack's AsanakBaseUrl is v1rest",
         )
-    checked, listed = catalog.lookup(template.template_id)
-    if not checked:
-        return None
-    problem = _problem(listed, template.values)
+    problem = catalog.problem(template)
     if problem is None:
         return None
     return Reason.INVALID_TEMPLATE, f"template {template.template_id} {problem}; nothing was sent"
