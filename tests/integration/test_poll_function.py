@@ -236,18 +236,20 @@ def test_given_a_multipart_message_then_partial_codes_are_reported_and_12_turns_
 
 
 # -- volume and quiet runs ---------------------------------------------------------------------------
-@pytest.mark.parametrize("asanak_api", ["v1rest"])  # a minute of moto at this volume: once is enough
-def test_given_1000_messages_in_flight_when_one_run_polls_them_then_exactly_10_msgstatus_calls(world):
-    put_in_flight(world, 1000, status=9)
+@pytest.mark.parametrize("asanak_api", ["v1rest"])  # most of a minute of moto at this volume: once is enough
+def test_given_550_messages_in_flight_when_one_run_polls_them_then_exactly_6_msgstatus_calls(world):
+    # 550, not 1,000 as before: the same chunking (full calls of 100 and a last one of 50) at half the
+    # suite's time; `make bench` polls 1,000 in flight.
+    put_in_flight(world, 550, status=9)
     world.advance(21)  # all due; the sandbox shows 9 (SentToDest), which they already have
 
     report = world.poll()
 
-    assert world.msgstatus_calls() == [100] * 10
-    assert (report["due"], report["msgstatus_calls"], report["changes"]) == (1000, 10, 0)
-    assert (report["in_flight"], report["backlog"], report["budget_spent"]) == (1000, 0, False)
-    assert world.metrics["MsgStatusCalls"] == [10]
-    assert world.metrics["InFlight"] == [1000]
+    assert sorted(world.msgstatus_calls()) == [50] + [100] * 5
+    assert (report["due"], report["msgstatus_calls"], report["changes"]) == (550, 6, 0)
+    assert (report["in_flight"], report["backlog"], report["budget_spent"]) == (550, 0, False)
+    assert world.metrics["MsgStatusCalls"] == [6]
+    assert world.metrics["InFlight"] == [550]
     assert world.stack.details(STATUS_CHANGED) == []
 
 
