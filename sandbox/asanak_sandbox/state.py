@@ -130,20 +130,10 @@ class ProviderState:
             held = [source in self.rules.template_only for source, _, _, _ in items]
             charged = [text for (_, _, text, _), is_held in zip(items, held, strict=True) if not is_held]
             now = self._admit([item[0] for item in items], len(items), charged)
-            msgids: list[int] = []
-            for (source, destination, text, flag), is_held in zip(items, held, strict=True):
-                sms = SentSms(
-                    str(self._next_msgid),
-                    source,
-                    destination,
-                    text,
-                    count_parts(text),
-                    now,
-                    flag,
-                    held=is_held,
-                )
-                msgids.append(self._keep(sms))
-        return msgids
+            return [
+                self._keep(source, destination, text, now, to_blacklisted=flag, held=is_held)
+                for (source, destination, text, flag), is_held in zip(items, held, strict=True)
+            ]
 
     def _admit(self, sources: Sequence[str], count: int, charged: Sequence[str]) -> datetime.datetime:
         """The rules (advertising hours, the daily limit), then the credit for the ``charged`` texts:
@@ -158,12 +148,15 @@ class ProviderState:
         self._sent_on[today] = self._sent_on.get(today, 0) + count
         return now
 
-    def _keep(self, sms: SentSms) -> int:
-        """Record an accepted SMS under the next msgid (the lock held)."""
+    def _keep(self, source: str, destination: str, text: str, now: datetime.datetime, **extra: Any) -> int:
+        """Record one accepted SMS under the next msgid (the lock held); its msgid. ``extra``: the
+        :class:`SentSms` flags (``to_blacklisted``, ``held``, ``template_id``)."""
+        msgid = self._next_msgid
         self._next_msgid += 1
+        sms = SentSms(str(msgid), source, destination, text, count_parts(text), now, **extra)
         self._messages[sms.msgid] = sms
         self._sent.append(sms)
-        return int(sms.msgid)
+        return msgid
 
     def accept_template(self, template_id: int, destination: str, values: Mapping[str, Any]) -> int:
         """One SMS from an approved template (sent from the account's first line); its msgid.
@@ -179,16 +172,7 @@ class ProviderState:
             text = template.render(values)
             now = self._admit([], 1, [text])  # a template is never advertising
             source = sorted(self._account.senders)[0]
-            sms = SentSms(
-                str(self._next_msgid),
-                source,
-                destination,
-                text,
-                count_parts(text),
-                now,
-                template_id=template_id,
-            )
-            return self._keep(sms)
+            return self._keep(source, destination, text, now, template_id=template_id)
 
     def record(self, method: str, http_method: str, status: int, count: int, api: str = "v1rest") -> None:
         with self._lock:
